@@ -1,0 +1,26 @@
+"""Errors the library raises. Foreign exceptions are translated once, where they enter."""
+
+from __future__ import annotations
+
+
+class KgError(Exception):
+    """Base class of every error scholarkg raises on purpose."""
+
+
+class DocumentError(KgError):
+    """A document that cannot be ingested, with the file and line that show why.
+
+    >>> str(DocumentError("a.txt", 7, "expected 'h-index<int>', found 'hindex 7'"))
+    "a.txt:7: expected 'h-index<int>', found 'hindex 7'"
+    """
+
+    def __init__(self, path: str, line: int | None, reason: str) -> None:
+        self.path = path
+        self.line = line
+        self.reason = reason
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {reason}")
+
+
+class StoreError(KgError):
+    """The store could not be opened, read or written."""
