@@ -1,0 +1,308 @@
+"""The storage boundary: the only module that touches pyoxigraph's Store.
+
+Everything above this module (ingest, export, the server) speaks to a
+:class:`KnowledgeStore`: SPARQL in, serialised bytes or plain Python values out.
+A deployment on another SPARQL engine replaces this one class.
+
+>>> store = KnowledgeStore.open(None)
+>>> store.update('INSERT DATA { <http://ex.org/a> <http://ex.org/p> "x" }')
+>>> result = store.query("SELECT ?o WHERE { ?s ?p ?o }")
+>>> result.kind, result.variables
+('select', ['o'])
+>>> b"".join(result.serialize("csv"))
+b'o\\r\\nx\\r\\n'
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import pyoxigraph as ox
+
+from kg.errors import KgError, StoreError
+from kg.formats import RDF_FORMATS, RESULT_FORMATS
+from kg.vocab import PREFIXES
+
+_RDF = {
+    "turtle": ox.RdfFormat.TURTLE,
+    "ntriples": ox.RdfFormat.N_TRIPLES,
+    "nquads": ox.RdfFormat.N_QUADS,
+    "trig": ox.RdfFormat.TRIG,
+    "rdfxml": ox.RdfFormat.RDF_XML,
+    "jsonld": ox.RdfFormat.JSON_LD,
+}
+_RESULTS = {
+    "json": ox.QueryResultsFormat.JSON,
+    "xml": ox.QueryResultsFormat.XML,
+    "csv": ox.QueryResultsFormat.CSV,
+    "tsv": ox.QueryResultsFormat.TSV,
+}
+assert set(_RDF) == set(RDF_FORMATS) and set(_RESULTS) == set(RESULT_FORMATS)
+
+_CHUNK = 64 * 1024
+
+
+class QuerySyntaxError(KgError):
+    """The query or update text is not valid SPARQL 1.1."""
+
+
+class DataSyntaxError(KgError):
+    """RDF data handed to the store does not parse in the stated format."""
+
+
+class _ChunkWriter(io.RawIOBase):
+    """A write-only file object that collects bytes into chunks for streaming."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        self.chunks.append(bytes(b))
+        return len(b)
+
+
+def _graph_term(iri: str | None) -> ox.NamedNode | ox.DefaultGraph:
+    return ox.DefaultGraph() if iri is None else ox.NamedNode(iri)
+
+
+@dataclass
+class QueryResult:
+    """The outcome of a SPARQL query: ``kind`` is "select", "ask" or "graph"."""
+
+    kind: str
+    _raw: Any
+
+    @property
+    def variables(self) -> list[str]:
+        """The projected variable names of a SELECT result."""
+        return [v.value for v in self._raw.variables] if self.kind == "select" else []
+
+    @property
+    def boolean(self) -> bool:
+        return bool(self._raw)
+
+    def rows(self) -> Iterator[dict[str, tuple[str, str, str | None, str | None]]]:
+        """SELECT rows as {var: (type, value, datatype, language)}; type is uri/bnode/literal."""
+        names = self.variables
+        for solution in self._raw:
+            row = {}
+            for name in names:
+                term = solution[name]
+                if term is not None:
+                    row[name] = _describe_term(term)
+            yield row
+
+    def triples(self) -> Iterator[tuple[str, str, str]]:
+        """CONSTRUCT/DESCRIBE triples, each term in N-Triples syntax."""
+        for triple in self._raw:
+            yield str(triple.subject), str(triple.predicate), str(triple.object)
+
+    def serialize(self, format_name: str) -> Iterator[bytes]:
+        """Serialise in a registered format (results formats for select/ask, RDF for graph)."""
+        try:
+            if self.kind == "graph":
+                if format_name not in _RDF:
+                    raise KgError(f"format {format_name!r} is not an RDF format")
+                data = ox.serialize(self._raw, None, _RDF[format_name], prefixes=PREFIXES)
+            else:
+                if format_name not in _RESULTS:
+                    raise KgError(f"format {format_name!r} is not a query results format")
+                data = self._raw.serialize(None, _RESULTS[format_name])
+        except OSError as exc:
+            raise StoreError(f"the store failed while reading results: {exc}") from exc
+        for start in range(0, len(data), _CHUNK):
+            yield data[start : start + _CHUNK]
+
+
+def _describe_term(term: Any) -> tuple[str, str, str | None, str | None]:
+    if isinstance(term, ox.NamedNode):
+        return ("uri", term.value, None, None)
+    if isinstance(term, ox.BlankNode):
+        return ("bnode", term.value, None, None)
+    if isinstance(term, ox.Literal):
+        return ("literal", term.value, term.datatype.value, term.language)
+    return ("triple", str(term), None, None)
+
+
+class KnowledgeStore:
+    """A scholarkg dataset in an Oxigraph store (on disk, or in memory when path is None)."""
+
+    def __init__(self, store: ox.Store, path: Path | None, read_only: bool) -> None:
+        self._store = store
+        self.path = path
+        self.read_only = read_only
+
+    # opening ------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None, *, read_only: bool = False) -> KnowledgeStore:
+        """Open (creating if needed) a store directory; ``read_only`` for serving."""
+        try:
+            if path is None:
+                return cls(ox.Store(), None, False)
+            p = Path(path)
+            if read_only:
+                if not p.is_dir():
+                    raise StoreError(f"no store at {p}: run 'kg ingest' first")
+                return cls(ox.Store.read_only(str(p)), p, True)
+            return cls(ox.Store(str(p)), p, False)
+        except OSError as exc:
+            raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+
+    # SPARQL ---------------------------------------------------------------
+    def query(
+        self,
+        sparql: str,
+        *,
+        default_graph_uris: Iterable[str] | None = None,
+        named_graph_uris: Iterable[str] | None = None,
+        base_iri: str | None = None,
+    ) -> QueryResult:
+        """Run a SPARQL 1.1 query. The default graph is the store's merged current graph."""
+        kwargs: dict[str, Any] = {"base_iri": base_iri}
+        if default_graph_uris is not None:
+            kwargs["default_graph"] = [ox.NamedNode(u) for u in default_graph_uris]
+        if named_graph_uris is not None:
+            kwargs["named_graphs"] = [ox.NamedNode(u) for u in named_graph_uris]
+        try:
+            raw = self._store.query(sparql, **kwargs)
+        except SyntaxError as exc:
+            raise QuerySyntaxError(str(exc)) from exc
+        except ValueError as exc:
+            raise QuerySyntaxError(str(exc)) from exc
+        except OSError as exc:
+            raise StoreError(f"the store failed while evaluating the query: {exc}") from exc
+        if isinstance(raw, ox.QueryBoolean):
+            return QueryResult("ask", raw)
+        if isinstance(raw, ox.QuerySolutions):
+            return QueryResult("select", raw)
+        return QueryResult("graph", raw)
+
+    def update(self, sparql: str, *, base_iri: str | None = None) -> None:
+        """Run a SPARQL 1.1 update in one transaction."""
+        try:
+            self._store.update(sparql, base_iri=base_iri)
+        except SyntaxError as exc:
+            raise QuerySyntaxError(str(exc)) from exc
+        except OSError as exc:
+            raise StoreError(f"the store failed while applying the update: {exc}") from exc
+
+    # graphs ---------------------------------------------------------------
+    def named_graphs(self) -> Iterator[str]:
+        for g in self._store.named_graphs():
+            if isinstance(g, ox.NamedNode):
+                yield g.value
+
+    def has_graph(self, iri: str | None) -> bool:
+        if iri is None:
+            return True
+        return bool(self._store.contains_named_graph(ox.NamedNode(iri)))
+
+    def count_quads(self, graph: str | None = None, *, all_graphs: bool = False) -> int:
+        """Number of triples in one graph (default graph when None), or quads in all graphs."""
+        if all_graphs:
+            return len(self._store)
+        return sum(1 for _ in self._store.quads_for_pattern(None, None, None, _graph_term(graph)))
+
+    def load_graph(
+        self, data: bytes, format_name: str, graph: str | None, *, replace: bool,
+        base_iri: str | None = None,
+    ) -> None:
+        """Load triples into one graph atomically; ``replace`` clears the graph first."""
+        target = _graph_term(graph)
+        try:
+            parsed = list(ox.parse(data, _RDF[format_name], base_iri=base_iri, without_named_graphs=True))
+        except SyntaxError as exc:
+            raise DataSyntaxError(str(exc)) from exc
+        quads = [ox.Quad(q.subject, q.predicate, q.object, target) for q in parsed]
+        removals = list(self._store.quads_for_pattern(None, None, None, target)) if replace else []
+        self._apply(removals, quads, ensure_graph=graph)
+
+    def drop_graph(self, graph: str | None) -> bool:
+        """Remove a named graph (or empty the default graph). False when it did not exist."""
+        if graph is None:
+            self._store.clear_graph(ox.DefaultGraph())
+            return True
+        node = ox.NamedNode(graph)
+        if not self._store.contains_named_graph(node):
+            return False
+        self._store.remove_graph(node)
+        return True
+
+    def dump_graph(self, graph: str | None, format_name: str) -> bytes:
+        """One graph serialised (default graph when None)."""
+        return self._store.dump(format=_RDF[format_name], from_graph=_graph_term(graph),
+                                prefixes=PREFIXES)
+
+    def dump(self, output: IO[bytes] | str, format_name: str, *, graph: str | None = None,
+             dataset: bool = False) -> None:
+        """Stream a dump to a file: the whole dataset when ``dataset``, else one graph."""
+        fmt = _RDF[format_name]
+        kwargs: dict[str, Any] = {}
+        if not dataset:
+            kwargs["from_graph"] = _graph_term(graph)
+        if format_name in ("turtle", "trig"):
+            kwargs["prefixes"] = PREFIXES
+        try:
+            self._store.dump(output, fmt, **kwargs)
+        except OSError as exc:
+            raise StoreError(f"the store failed while dumping: {exc}") from exc
+
+    # low-level writes used by kg.ingest -----------------------------------------
+    def load_nquads(self, text: str) -> None:
+        """Add N-Quads in one transaction (all or nothing)."""
+        try:
+            self._store.load(text, ox.RdfFormat.N_QUADS)
+        except SyntaxError as exc:
+            raise DataSyntaxError(str(exc)) from exc
+        except OSError as exc:
+            raise StoreError(f"the store failed while writing: {exc}") from exc
+
+    def _apply(self, removals: list[ox.Quad], additions: list[ox.Quad],
+               ensure_graph: str | None = None) -> None:
+        """Remove then add quads in one transaction via a SPARQL update."""
+        parts: list[str] = []
+        if removals:
+            parts.append("DELETE DATA { " + _quads_block(removals) + " }")
+        if ensure_graph is not None and not additions:
+            parts.append(f"CREATE SILENT GRAPH <{ensure_graph}>")
+        if additions:
+            parts.append("INSERT DATA { " + _quads_block(additions) + " }")
+        if parts:
+            self.update(" ;\n".join(parts))
+
+    def flush(self) -> None:
+        if not self.read_only:
+            self._store.flush()
+
+    def backup(self, target: str | os.PathLike[str]) -> None:
+        """A consistent copy of an on-disk store (hard links where possible)."""
+        try:
+            self._store.backup(str(target))
+        except OSError as exc:
+            raise StoreError(f"cannot back up the store to {target}: {exc}") from exc
+
+    @property
+    def raw(self) -> ox.Store:
+        """The pyoxigraph store, for kg's own modules (ingest, export) only."""
+        return self._store
+
+
+def _quads_block(quads: list[ox.Quad]) -> str:
+    default: list[str] = []
+    named: dict[str, list[str]] = {}
+    for q in quads:
+        line = f"{q.subject} {q.predicate} {q.object} ."
+        if isinstance(q.graph_name, ox.DefaultGraph):
+            default.append(line)
+        else:
+            named.setdefault(str(q.graph_name), []).append(line)
+    blocks = default + [f"GRAPH {g} {{ {' '.join(lines)} }}" for g, lines in named.items()]
+    return "\n".join(blocks)

@@ -1,0 +1,127 @@
+"""Server settings, declared once as data.
+
+Each setting has a name, a default, a type and help text. The same table feeds
+``kg serve`` flags, ``KG_*`` environment variables, the README's settings table
+and a test that every setting is documented.
+
+>>> s = Settings.from_sources(env={"KG_QUERY_TIMEOUT_S": "5"}, overrides={"port": 9000})
+>>> s.query_timeout_s, s.port
+(5.0, 9000)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from kg.iris import DEFAULT_BASE_IRI
+
+
+class Setting(NamedTuple):
+    name: str
+    default: Any
+    type: type
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "KG_" + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("store", "store", str, "Directory of the Oxigraph store to serve."),
+    Setting("host", "127.0.0.1", str, "Address to listen on."),
+    Setting("port", 8000, int, "TCP port to listen on."),
+    Setting("base_iri", DEFAULT_BASE_IRI, str,
+            "Base IRI of the minted entity IRIs; entities are served at their path below it."),
+    Setting("workers", 2, int, "WSGI worker processes."),
+    Setting("threads", 8, int, "Request threads per worker process."),
+    Setting("query_workers", 2, int,
+            "Query executor processes per WSGI worker; a query that overruns is stopped by "
+            "killing its executor."),
+    Setting("query_timeout_s", 30.0, float,
+            "Longest a SPARQL query may run before it is stopped and answered with 503."),
+    Setting("result_cap", 100000, int,
+            "Most rows (SELECT) or triples (CONSTRUCT/DESCRIBE) one response holds; a capped "
+            "response says so in the KG-Result-Capped header. 0 means no cap."),
+    Setting("max_query_bytes", 100_000, int, "Largest query or update text accepted (413)."),
+    Setting("max_body_bytes", 50_000_000, int, "Largest request body accepted (413)."),
+    Setting("max_url_bytes", 16_384, int, "Longest request URL accepted (414)."),
+    Setting("update_token", "", str,
+            "Bearer token that enables SPARQL Update and Graph Store writes; empty disables them."),
+    Setting("service_allowlist", "", str,
+            "Comma-separated endpoint IRIs that federated SERVICE clauses may call; empty "
+            "refuses every SERVICE clause."),
+    Setting("cors_origins", "*", str, "Value of Access-Control-Allow-Origin on read endpoints."),
+    Setting("exports_dir", "exports", str, "Directory of the dump files served under /dumps/."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _coerce(setting: Setting, value: Any) -> Any:
+    if isinstance(value, setting.type):
+        return value
+    try:
+        return setting.type(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"setting {setting.name} ({setting.env}) must be a {setting.type.__name__}, "
+            f"got {value!r}"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    store: str = "store"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_iri: str = DEFAULT_BASE_IRI
+    workers: int = 2
+    threads: int = 8
+    query_workers: int = 2
+    query_timeout_s: float = 30.0
+    result_cap: int = 100000
+    max_query_bytes: int = 100_000
+    max_body_bytes: int = 50_000_000
+    max_url_bytes: int = 16_384
+    update_token: str = ""
+    service_allowlist: str = ""
+    cors_origins: str = "*"
+    exports_dir: str = "exports"
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_sources(
+        cls,
+        env: Mapping[str, str] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> Settings:
+        """Defaults, then ``KG_*`` environment variables, then explicit overrides (flags)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            value: Any = setting.default
+            if setting.env in env:
+                value = env[setting.env]
+            if overrides and overrides.get(setting.name) is not None:
+                value = overrides[setting.name]
+            values[setting.name] = _coerce(setting, value)
+        unknown = set(overrides or {}) - set(_BY_NAME)
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    @property
+    def allowed_services(self) -> frozenset[str]:
+        return frozenset(s.strip() for s in self.service_allowlist.split(",") if s.strip())
+
+    @property
+    def updates_enabled(self) -> bool:
+        return bool(self.update_token)
