@@ -88,6 +88,10 @@ class IriMinter:
         """The named graph of one ingested document, keyed by the SHA-256 of its bytes."""
         return f"{self.base}document/{sha256}"
 
+    def author_links(self) -> str:
+        """The named graph of byline names resolved to profiled persons across documents."""
+        return f"{self.base}graph/author-links"
+
     def dataset(self) -> str:
         return f"{self.base}dataset"
 

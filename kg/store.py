@@ -100,6 +100,12 @@ class QueryResult:
                     row[name] = _describe_term(term)
             yield row
 
+    def term_rows(self) -> Iterator[dict[str, str]]:
+        """SELECT rows as {var: term in N-Triples syntax}."""
+        names = self.variables
+        for solution in self._raw:
+            yield {n: str(solution[n]) for n in names if solution[n] is not None}
+
     def triples(self) -> Iterator[tuple[str, str, str]]:
         """CONSTRUCT/DESCRIBE triples, each term in N-Triples syntax."""
         for triple in self._raw:
@@ -254,6 +260,25 @@ class KnowledgeStore:
             self._store.dump(output, fmt, **kwargs)
         except OSError as exc:
             raise StoreError(f"the store failed while dumping: {exc}") from exc
+
+    # N-Triples-level access used by kg.ingest ------------------------------------
+    def graph_triples(self, graph: str | None) -> Iterator[tuple[str, str, str]]:
+        """Triples of one graph (default graph when None), terms in N-Triples syntax."""
+        for q in self._store.quads_for_pattern(None, None, None, _graph_term(graph)):
+            yield str(q.subject), str(q.predicate), str(q.object)
+
+    def graphs_containing(self, triple: tuple[str, str, str]) -> list[str]:
+        """IRIs of the named graphs holding a triple given in N-Triples syntax."""
+        s, p, o = triple
+        rows = self._store.query(f"SELECT ?g WHERE {{ GRAPH ?g {{ {s} {p} {o} }} }}")
+        return [r["g"].value for r in rows]
+
+    def objects(self, subject: str, predicate: str) -> Iterator[str]:
+        """Objects (N-Triples syntax) of a subject and predicate in the default graph."""
+        for q in self._store.quads_for_pattern(
+            ox.NamedNode(subject[1:-1]), ox.NamedNode(predicate[1:-1]), None, ox.DefaultGraph()
+        ):
+            yield str(q.object)
 
     # low-level writes used by kg.ingest -----------------------------------------
     def load_nquads(self, text: str) -> None:

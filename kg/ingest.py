@@ -1,0 +1,296 @@
+"""Ingest: mapped documents into the store, one atomic write per document or batch.
+
+The store holds one named graph per document (what it said) and a default graph
+that is the merged, current knowledge graph:
+
+- the statements of every *current* document (the latest snapshot of each profile,
+  per layout); a superseded document's statements leave the default graph unless
+  another current document states them too;
+- every metric observation of every snapshot (history), and for each person only
+  the latest value of each metric;
+- the PROV description of every document graph;
+- byline names resolved to profiled persons across documents (kept also in the
+  named graph :meth:`IriMinter.author_links`).
+
+Re-ingesting identical bytes changes nothing. Each document is written in one
+transaction, so a reader or a crash never sees half of one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from kg.errors import DocumentError
+from kg.iris import IriMinter
+from kg.mapper import MappedDocument, map_document
+from kg.names import person_key
+from kg.ntriples import XSD_DATE, Triple, iri, quad_line, typed
+from kg.records import SourceDocument
+from kg.store import KnowledgeStore
+from kg.vocab import PERSON_METRICS, PREFIXES
+
+_S = PREFIXES["schema"]
+_SKG = PREFIXES["skg"]
+_FOAF = PREFIXES["foaf"]
+_METRIC_PROPS = {iri(_SKG + p) for p in PERSON_METRICS.values()}
+_SUPERSEDED_BY = iri(_SKG + "supersededBy")
+
+_PREFIX_DECL = "".join(f"PREFIX {k}: <{v}>\n" for k, v in PREFIXES.items())
+
+
+def ingest_time() -> dt.datetime:
+    """Now, or SOURCE_DATE_EPOCH when set (reproducible builds)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        return dt.datetime.fromtimestamp(int(epoch), dt.UTC)
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class IngestReport:
+    ingested: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    rejected: list[DocumentError] = field(default_factory=list)
+    superseded: int = 0
+    historical: int = 0
+    links_added: int = 0
+    links_removed: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected
+
+
+@dataclass
+class _Current:
+    graph: str
+    as_of: dt.date
+
+
+def _label(doc: SourceDocument) -> str:
+    return f"{doc.path}:{doc.line}" if doc.line is not None else doc.path
+
+
+class Ingestor:
+    """Writes documents into a :class:`KnowledgeStore`; one instance per ingest run."""
+
+    def __init__(self, store: KnowledgeStore, minter: IriMinter, *,
+                 ingested_at: dt.datetime | None = None, batch_size: int = 200) -> None:
+        self.store = store
+        self.minter = minter
+        self.ingested_at = ingested_at or ingest_time()
+        self.batch_size = batch_size
+        self._known: set[str] = set()
+        self._current: dict[tuple[str, str], _Current] = {}
+        self._persons_with_docs: set[str] = set()
+        self._batch: list[str] = []
+        self._batch_docs = 0
+        self._load_state()
+
+    # state -----------------------------------------------------------------
+    def _load_state(self) -> None:
+        rows = self.store.query(_PREFIX_DECL + """
+            SELECT ?g ?sha ?p ?layout ?asof ?next WHERE {
+              ?g a skg:SourceDocument ; skg:sha256 ?sha ; skg:describes ?p ;
+                 skg:documentLayout ?layout ; skg:asOfDate ?asof .
+              OPTIONAL { ?g skg:supersededBy ?next }
+            }""").rows()
+        for row in rows:
+            self._known.add(row["sha"][1])
+            person = row["p"][1]
+            self._persons_with_docs.add(person)
+            if "next" not in row:
+                self._current[(person, row["layout"][1])] = _Current(
+                    row["g"][1], dt.date.fromisoformat(row["asof"][1]))
+
+
+    # public ------------------------------------------------------------------
+    def ingest(self, items: Iterable[SourceDocument | DocumentError],
+               on_item: Callable[[str, str], None] | None = None) -> IngestReport:
+        """Ingest documents; rejected ones are reported, never written.
+
+        ``on_item(label, outcome)`` is called per item (outcome: ingested, unchanged, rejected).
+        """
+        report = IngestReport()
+        for item in items:
+            if isinstance(item, DocumentError):
+                report.rejected.append(item)
+                outcome, label = "rejected", item.path
+            else:
+                label = _label(item)
+                outcome = self._ingest_one(item, report)
+            if on_item:
+                on_item(label, outcome)
+        self._flush()
+        if report.ingested:
+            self._link_authors(report)
+        self.store.flush()
+        return report
+
+    # one document --------------------------------------------------------------
+    def _ingest_one(self, doc: SourceDocument, report: IngestReport) -> str:
+        if doc.sha256 in self._known:
+            report.unchanged.append(_label(doc))
+            return "unchanged"
+        m = map_document(doc, self.minter, ingested_at=self.ingested_at)
+        if m.person not in self._persons_with_docs:
+            self._add_to_batch(m)
+        else:
+            self._flush()
+            self._write_snapshot(m, report)
+        self._known.add(doc.sha256)
+        self._persons_with_docs.add(m.person)
+        report.ingested.append(_label(doc))
+        return "ingested"
+
+    def _add_to_batch(self, m: MappedDocument) -> None:
+        """The first document of a person: nothing to supersede, append only."""
+        g = iri(m.graph)
+        lines = self._batch
+        for t in m.named_graph_triples():
+            lines.append(quad_line(t, g))
+        person = iri(m.person)
+        for t in (*m.statements, *m.observations, *m.description,
+                  *((person, p, v) for p, v in m.metrics.items())):
+            lines.append(quad_line(t, None))
+        self._current[(m.person, m.layout)] = _Current(m.graph, m.as_of)
+        self._batch_docs += 1
+        if self._batch_docs >= self.batch_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._batch:
+            self.store.load_nquads("".join(self._batch))
+        self._batch = []
+        self._batch_docs = 0
+
+    def _write_snapshot(self, m: MappedDocument, report: IngestReport) -> None:
+        """A further document of a known person: supersede or add history, atomically."""
+        key = (m.person, m.layout)
+        cur = self._current.get(key)
+        g = iri(m.graph)
+        inserts: list[Quad] = [(t, g) for t in m.named_graph_triples()]
+        deletes: list[Quad] = []
+        default_add: list[Triple] = [*m.observations, *m.description]
+        if cur is None or m.as_of >= cur.as_of:
+            default_add += m.statements
+            if cur is not None:
+                report.superseded += 1
+                default_add.append((iri(cur.graph), _SUPERSEDED_BY, g))
+                old = self._statements_of(cur.graph, m.person)
+                new = set(m.statements)
+                others = {c.graph for k, c in self._current.items() if k != key}
+                for t in old - new:
+                    if not self._supported(t, others):
+                        deletes.append((t, None))
+            self._current[key] = _Current(m.graph, m.as_of)
+        else:
+            report.historical += 1
+            default_add.append((g, _SUPERSEDED_BY, iri(cur.graph)))
+        inserts += [(t, None) for t in default_add]
+        d_metrics, i_metrics = self._metric_changes(m)
+        deletes += d_metrics
+        inserts += i_metrics
+        self._apply(deletes, inserts)
+
+    def _statements_of(self, graph: str, person: str) -> set[Triple]:
+        """A stored document's statements: its graph minus metrics and observations."""
+        obs_prefix = f"<{person}/observation/"
+        person_term = iri(person)
+        out: set[Triple] = set()
+        for s, p, o in self.store.graph_triples(graph):
+            if s.startswith(obs_prefix) or (s == person_term and p in _METRIC_PROPS):
+                continue
+            out.add((s, p, o))
+        return out
+
+    def _supported(self, t: Triple, current_graphs: set[str]) -> bool:
+        return any(g in current_graphs for g in self.store.graphs_containing(t))
+
+    def _metric_changes(self, m: MappedDocument) -> tuple[list[Quad], list[Quad]]:
+        """Default-graph metric values: for each metric, the latest observation's value."""
+        person = iri(m.person)
+        latest: dict[str, tuple[str, str]] = {}
+        rows = self.store.query(_PREFIX_DECL + f"""
+            SELECT ?prop ?value ?date WHERE {{
+              ?o schema:observationAbout {person} ; schema:measuredProperty ?prop ;
+                 schema:value ?value ; schema:observationDate ?date .
+            }}""").term_rows()
+        for row in rows:
+            prop = row["prop"]
+            date = row["date"]
+            value = row["value"]
+            if prop not in latest or date > latest[prop][0]:
+                latest[prop] = (date, value)
+        for prop, value in m.metrics.items():  # this document wins ties: ingested last
+            date = typed(m.as_of.isoformat(), XSD_DATE)
+            if prop not in latest or date >= latest[prop][0]:
+                latest[prop] = (date, value)
+        deletes: list[Quad] = []
+        inserts: list[Quad] = []
+        for prop in sorted(_METRIC_PROPS):
+            existing = set(self.store.objects(person, prop))
+            want = {latest[prop][1]} if prop in latest else set()
+            deletes += [((person, prop, o), None) for o in existing - want]
+            inserts += [((person, prop, o), None) for o in want - existing]
+        return deletes, inserts
+
+    def _apply(self, deletes: list[Quad], inserts: list[Quad]) -> None:
+        parts = []
+        if deletes:
+            parts.append("DELETE DATA {\n" + _data_block(deletes) + "}")
+        if inserts:
+            parts.append("INSERT DATA {\n" + _data_block(inserts) + "}")
+        if parts:
+            self.store.update(" ;\n".join(parts))
+
+    # cross-document author resolution --------------------------------------------
+    def _link_authors(self, report: IngestReport) -> None:
+        """Resolve byline names to the one profiled person they name, if exactly one."""
+        by_key: dict[str, set[str]] = {}
+        for row in self.store.query(_PREFIX_DECL + """
+            SELECT ?p ?name WHERE {
+              ?p a schema:Person . { ?p schema:name ?name } UNION { ?p schema:alternateName ?name }
+            }""").rows():
+            by_key.setdefault(person_key(row["name"][1]), set()).add(row["p"][1])
+        wanted: set[Triple] = set()
+        for row in self.store.query(_PREFIX_DECL + """
+            SELECT ?a ?x ?name WHERE {
+              ?x skg:authorship ?a . ?a skg:nameAsStated ?name .
+            }""").rows():
+            people = by_key.get(person_key(row["name"][1]))
+            if not people or len(people) != 1:
+                continue
+            (p,) = people
+            a, x, person = iri(row["a"][1]), iri(row["x"][1]), iri(p)
+            wanted.update({(a, iri(_S + "author"), person), (x, iri(_S + "author"), person),
+                           (x, iri(_FOAF + "maker"), person), (person, iri(_FOAF + "made"), x)})
+        links = self.minter.author_links()
+        existing = set(self.store.graph_triples(links))
+        current_graphs = {c.graph for c in self._current.values()}
+        add = wanted - existing
+        remove = existing - wanted
+        lg = iri(links)
+        inserts: list[Quad] = [(t, lg) for t in sorted(add)] + [(t, None) for t in sorted(add)]
+        deletes: list[Quad] = [(t, lg) for t in sorted(remove)]
+        deletes += [(t, None) for t in sorted(remove) if not self._supported(t, current_graphs)]
+        self._apply(deletes, inserts)
+        report.links_added, report.links_removed = len(add), len(remove)
+
+
+Quad = tuple[Triple, str | None]
+
+
+def _data_block(quads: list[Quad]) -> str:
+    """Quads as the body of a SPARQL DATA block (GRAPH groups for named graphs)."""
+    default: list[str] = []
+    named: dict[str, list[str]] = {}
+    for (s, p, o), graph in quads:
+        (default if graph is None else named.setdefault(graph, [])).append(f"{s} {p} {o} .")
+    out = "\n".join(default)
+    for graph, triples in named.items():
+        out += f"\nGRAPH {graph} {{\n" + "\n".join(triples) + "\n}"
+    return out + "\n"

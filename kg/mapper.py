@@ -1,0 +1,299 @@
+"""Records to RDF, exactly per the data-model contract. Pure functions, no store.
+
+:func:`map_document` turns one :class:`~kg.records.SourceDocument` into a
+:class:`MappedDocument`: what the document said (its named graph), split into the
+parts the store treats differently in the merged default graph.
+
+>>> import datetime as dt
+>>> from kg.records import Paper, Profile, SourceDocument
+>>> doc = SourceDocument("a.txt", "ab" * 32, dt.date(2026, 11, 21), Profile(
+...     name="Ada Lovelace", layout="scored-profile-page",
+...     papers=(Paper(title="Notes", line=5, authors=("A. Lovelace", "Ada  Lovelace")),)))
+>>> m = map_document(doc, IriMinter("https://ex.org/id/"))
+>>> m.person
+'https://ex.org/id/person/ada-lovelace'
+>>> paper = "<https://ex.org/id/paper/ab5aa97074c454a0>"
+>>> (paper, "<https://schema.org/author>", "<https://ex.org/id/person/ada-lovelace>") in m.statements
+True
+>>> sorted(o for s, p, o in m.statements if p == "<https://schema.org/alternateName>")
+['"Ada  Lovelace"']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from kg.categories import arxiv_category
+from kg.iris import IriMinter
+from kg.names import person_key
+from kg.ntriples import (
+    XSD_BOOLEAN,
+    XSD_DATE,
+    XSD_DATETIME,
+    XSD_DECIMAL,
+    XSD_INTEGER,
+    Triple,
+    iri,
+    is_valid_iri,
+    literal,
+    typed,
+)
+from kg.records import Identifier, Paper, Profile, SourceDocument
+from kg.vocab import PERSON_METRICS, PREFIXES
+
+_S = PREFIXES["schema"]
+_FOAF = PREFIXES["foaf"]
+_SKG = PREFIXES["skg"]
+_PROV = PREFIXES["prov"]
+_OWL = PREFIXES["owl"]
+
+A = iri(PREFIXES["rdf"] + "type")
+
+
+def _s(local: str) -> str:
+    return iri(_S + local)
+
+
+def _skg(local: str) -> str:
+    return iri(_SKG + local)
+
+
+def _foaf(local: str) -> str:
+    return iri(_FOAF + local)
+
+
+#: canonical IRI templates of external identifiers
+CANONICAL_IRIS: dict[str, str] = {
+    "orcid": "https://orcid.org/{}",
+    "dblp": "https://dblp.org/pid/{}",
+    "wikidata": "http://www.wikidata.org/entity/{}",
+    "arxiv": "https://arxiv.org/abs/{}",
+    "doi": "https://doi.org/{}",
+}
+
+METRIC_DATATYPES: dict[str, str] = {
+    "hIndex": XSD_INTEGER,
+    "paperCount": XSD_INTEGER,
+    "citationCount": XSD_INTEGER,
+    "noveltyScore": XSD_DECIMAL,
+    "aiScore": XSD_DECIMAL,
+}
+
+
+@dataclass
+class MappedDocument:
+    """One document as RDF, every term in N-Triples syntax.
+
+    - ``statements``: the document's facts about persons and papers; in the default
+      graph while the document is its profile's current snapshot.
+    - ``metrics``: the owner's metric values (property IRI term -> literal term); the
+      default graph carries only the latest observation of each.
+    - ``observations``: metric history; always in the default graph.
+    - ``description``: the PROV description of the document's named graph; default graph.
+    """
+
+    graph: str
+    person: str
+    person_key: str
+    layout: str
+    as_of: dt.date
+    sha256: str
+    statements: list[Triple] = field(default_factory=list)
+    metrics: dict[str, str] = field(default_factory=dict)
+    observations: list[Triple] = field(default_factory=list)
+    description: list[Triple] = field(default_factory=list)
+    #: byline names as stated that no person of this document resolved (for cross-profile linking)
+    unresolved: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def named_graph_triples(self) -> list[Triple]:
+        """Everything the document said: its named graph."""
+        person = iri(self.person)
+        metric_triples = [(person, p, v) for p, v in self.metrics.items()]
+        return [*self.statements, *metric_triples, *self.observations]
+
+
+def _identifier_id(profile_ids: Iterable[Identifier], scheme: str) -> str | None:
+    for ident in profile_ids:
+        if ident.scheme == scheme:
+            return ident.value
+    return None
+
+
+def person_iri(profile: Profile, minter: IriMinter) -> str:
+    """The owner's IRI: an explicit identifier wins over the name."""
+    return minter.person(
+        profile.name,
+        orcid=_identifier_id(profile.identifiers, "orcid"),
+        profile_url=_identifier_id(profile.identifiers, "profile"),
+    )
+
+
+def paper_iri(paper: Paper, minter: IriMinter) -> str:
+    return minter.paper(
+        paper.title,
+        arxiv=_identifier_id(paper.identifiers, "arxiv"),
+        doi=_identifier_id(paper.identifiers, "doi"),
+    )
+
+
+def _identifier_triples(subject_iri: str, identifiers: Iterable[Identifier]) -> list[Triple]:
+    out: list[Triple] = []
+    subject = iri(subject_iri)
+    for ident in identifiers:
+        node = iri(f"{subject_iri}/identifier/{ident.scheme}")
+        out += [
+            (subject, _s("identifier"), node),
+            (node, A, _s("PropertyValue")),
+            (node, _s("propertyID"), literal(ident.scheme)),
+            (node, _s("value"), literal(ident.value)),
+        ]
+        template = CANONICAL_IRIS.get(ident.scheme)
+        if ident.scheme == "profile":
+            template = "{}"
+        if template:
+            target = template.format(ident.value)
+            if is_valid_iri(target):
+                out += [(subject, iri(_OWL + "sameAs"), iri(target)),
+                        (subject, _s("sameAs"), iri(target))]
+    return out
+
+
+def map_document(
+    doc: SourceDocument, minter: IriMinter, *, ingested_at: dt.datetime | None = None
+) -> MappedDocument:
+    """Map one document. ``ingested_at`` is recorded in its PROV description."""
+    profile = doc.profile
+    owner_iri = person_iri(profile, minter)
+    owner_key = person_key(profile.name)
+    m = MappedDocument(
+        graph=minter.document(doc.sha256), person=owner_iri, person_key=owner_key,
+        layout=profile.layout, as_of=doc.as_of, sha256=doc.sha256,
+    )
+    st = m.statements
+    owner = iri(owner_iri)
+    # the owner ---------------------------------------------------------
+    st += [
+        (owner, A, _s("Person")),
+        (owner, A, _foaf("Person")),
+        (owner, _s("name"), literal(profile.name)),
+        (owner, _foaf("name"), literal(profile.name)),
+    ]
+    spellings = {n for n in (profile.name_as_printed, *profile.alternate_names) if n}
+    # byline spellings of the owner ("ZhaoXin Huan" on Zhaoxin Huan's profile)
+    for paper in profile.papers:
+        spellings.update(a for a in paper.authors if person_key(a) == owner_key)
+    for name in sorted(spellings - {profile.name}):
+        st.append((owner, _s("alternateName"), literal(name)))
+    if profile.category_code:
+        st.append((owner, _s("knowsAbout"), iri(minter.category(profile.category_code))))
+        st += _category_triples(profile.category_code, minter)
+    st += _identifier_triples(owner_iri, profile.identifiers)
+    # metrics and their history ---------------------------------------------
+    for field_name, prop in PERSON_METRICS.items():
+        value = getattr(profile.metrics, field_name)
+        if value is None:
+            continue
+        prop_iri = _SKG + prop
+        value_term = typed(value, METRIC_DATATYPES[prop])
+        m.metrics[iri(prop_iri)] = value_term
+        obs = iri(minter.observation(owner_iri, prop, doc.as_of))
+        m.observations += [
+            (obs, A, _s("Observation")),
+            (obs, _s("observationAbout"), owner),
+            (obs, _s("measuredProperty"), iri(prop_iri)),
+            (obs, _s("value"), value_term),
+            (obs, _s("observationDate"), typed(doc.as_of.isoformat(), XSD_DATE)),
+            (obs, iri(_PROV + "wasDerivedFrom"), iri(m.graph)),
+        ]
+    # papers ------------------------------------------------------------------
+    for paper in profile.papers:
+        _map_paper(paper, owner, owner_key, minter, m)
+    # provenance --------------------------------------------------------------
+    m.description = _describe_document(doc, m, ingested_at)
+    # set semantics inside one document, order kept for readable dumps
+    m.statements = list(dict.fromkeys(st))
+    return m
+
+
+def _category_triples(code: str, minter: IriMinter) -> list[Triple]:
+    cat = iri(minter.category(code))
+    out = [(cat, A, _s("DefinedTerm")), (cat, _s("termCode"), literal(code))]
+    arxiv = arxiv_category(code)
+    if arxiv:
+        out.append((cat, _skg("arxivCategory"), literal(arxiv)))
+    return out
+
+
+def _map_paper(paper: Paper, owner: str, owner_key: str, minter: IriMinter,
+               m: MappedDocument) -> None:
+    p_iri = paper_iri(paper, minter)
+    x = iri(p_iri)
+    st = m.statements
+    st += [(x, A, _s("ScholarlyArticle")), (x, _s("name"), literal(paper.title))]
+    if paper.abstract is not None:
+        st.append((x, _s("abstract"), literal(paper.abstract)))
+    if paper.date is not None:
+        st.append((x, _s("datePublished"), typed(paper.date.isoformat(), XSD_DATE)))
+    if paper.date_text is not None:
+        st.append((x, _skg("dateAsPrinted"), literal(paper.date_text)))
+    if paper.category_code:
+        st.append((x, _s("about"), iri(minter.category(paper.category_code))))
+        st += _category_triples(paper.category_code, minter)
+    if paper.score is not None:
+        st.append((x, _skg("paperScore"), typed(paper.score, XSD_DECIMAL)))
+    if paper.code_available:
+        st.append((x, _skg("codeAvailable"), typed(True, XSD_BOOLEAN)))
+    for url in paper.code_repositories:
+        if is_valid_iri(url):
+            st.append((x, _s("codeRepository"), iri(url)))
+    if paper.byline is not None:
+        st.append((x, _s("creditText"), literal(paper.byline)))
+    if paper.byline_complete is not None:
+        st.append((x, _skg("bylineComplete"), typed(paper.byline_complete, XSD_BOOLEAN)))
+    for org in paper.organisations:
+        o = iri(minter.organization(org))
+        st += [(x, _s("sourceOrganization"), o), (o, A, _s("Organization")),
+               (o, _s("name"), literal(org))]
+    if paper.source_feed:
+        feed = iri(minter.source_feed(paper.source_feed))
+        st += [(x, _s("isPartOf"), feed), (feed, A, _s("Periodical")),
+               (feed, _s("name"), literal(paper.source_feed))]
+    st += _identifier_triples(p_iri, paper.identifiers)
+    # authorship: the owner always, printed names as stated ----------------------
+    st += [(x, _s("author"), owner), (x, _foaf("maker"), owner), (owner, _foaf("made"), x)]
+    for position, name in enumerate(paper.authors, start=1):
+        a = iri(minter.authorship(p_iri, position, name))
+        st += [
+            (x, _skg("authorship"), a),
+            (a, A, _skg("Authorship")),
+            (a, _skg("nameAsStated"), literal(name)),
+            (a, _s("position"), typed(position, XSD_INTEGER)),
+        ]
+        if person_key(name) == owner_key:
+            st.append((a, _s("author"), owner))
+        else:
+            m.unresolved.append((a, x, person_key(name)))
+
+
+def _describe_document(doc: SourceDocument, m: MappedDocument,
+                       ingested_at: dt.datetime | None) -> list[Triple]:
+    g = iri(m.graph)
+    out = [
+        (g, A, _skg("SourceDocument")),
+        (g, A, iri(_PROV + "Entity")),
+        (g, _skg("sha256"), literal(doc.sha256)),
+        (g, _skg("asOfDate"), typed(doc.as_of.isoformat(), XSD_DATE)),
+        (g, _skg("fileName"), literal(doc.path.replace("\\", "/").rsplit("/", 1)[-1])),
+        (g, _skg("documentLayout"), literal(doc.profile.layout)),
+        (g, _skg("describes"), iri(m.person)),
+    ]
+    if doc.line is not None:
+        out.append((g, _skg("sourceLine"), typed(doc.line, XSD_INTEGER)))
+    if doc.profile.listed_paper_count is not None:
+        out.append((g, _skg("listedPaperCount"), typed(doc.profile.listed_paper_count, XSD_INTEGER)))
+    if ingested_at is not None:
+        stamp = ingested_at.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        out.append((g, iri(_PROV + "generatedAtTime"), typed(stamp, XSD_DATETIME)))
+    return out

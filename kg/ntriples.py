@@ -1,0 +1,69 @@
+"""RDF terms written directly in N-Triples syntax.
+
+The mapper emits terms as N-Triples strings: they are what the store loads, what
+SPARQL DATA blocks accept, and they compare exactly (one canonical form per term).
+
+>>> iri("https://schema.org/name")
+'<https://schema.org/name>'
+>>> literal('say "hi"\\\\ é')
+'"say \\\\"hi\\\\"\\\\\\\\ é"'
+>>> typed(3, XSD_INTEGER)
+'"3"^^<http://www.w3.org/2001/XMLSchema#integer>'
+"""
+
+from __future__ import annotations
+
+import re
+
+XSD = "http://www.w3.org/2001/XMLSchema#"
+XSD_INTEGER = XSD + "integer"
+XSD_DECIMAL = XSD + "decimal"
+XSD_DATE = XSD + "date"
+XSD_DATETIME = XSD + "dateTime"
+XSD_BOOLEAN = XSD + "boolean"
+
+Triple = tuple[str, str, str]
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+            "\b": "\\b", "\f": "\\f"}
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f]')
+# characters an IRI reference may not contain (RFC 3987 / N-Triples IRIREF)
+_BAD_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    c = match.group(0)
+    return _ESCAPES.get(c) or f"\\u{ord(c):04X}"
+
+
+def iri(value: str) -> str:
+    """An IRI term. Raises ValueError for characters no IRI may hold."""
+    if _BAD_IRI.search(value):
+        raise ValueError(f"not a valid IRI: {value!r}")
+    return f"<{value}>"
+
+
+def is_valid_iri(value: str) -> bool:
+    """True when ``value`` is an absolute IRI we can write.
+
+    >>> is_valid_iri("https://github.com/a/b"), is_valid_iri("https://x/a b")
+    (True, False)
+    """
+    return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", value)) and not _BAD_IRI.search(value)
+
+
+def literal(value: str) -> str:
+    """A plain string literal (xsd:string), kept exactly."""
+    return '"' + _NEEDS_ESCAPE.sub(_escape_char, value) + '"'
+
+
+def typed(value: object, datatype: str) -> str:
+    """A typed literal; booleans are written 'true'/'false'."""
+    text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return f"{literal(text)}^^<{datatype}>"
+
+
+def quad_line(triple: Triple, graph: str | None) -> str:
+    """One N-Quads line (``graph`` an IRI term, None for the default graph)."""
+    s, p, o = triple
+    return f"{s} {p} {o} {graph} .\n" if graph else f"{s} {p} {o} .\n"
