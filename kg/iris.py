@@ -17,8 +17,8 @@ public contract (see docs/decisions/).
 
 from __future__ import annotations
 
-import hashlib
 import datetime as dt
+import hashlib
 import re
 from urllib.parse import quote
 

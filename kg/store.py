@@ -267,6 +267,19 @@ class KnowledgeStore:
         for q in self._store.quads_for_pattern(None, None, None, _graph_term(graph)):
             yield str(q.subject), str(q.predicate), str(q.object)
 
+    def subjects(self, graph: str | None = None) -> Iterator[tuple[tuple[str, str, str | None, str | None], list[tuple[str, tuple[str, str, str | None, str | None]]]]]:
+        """One graph's triples grouped by subject, in the store's (stable) index order."""
+        current: Any = None
+        pairs: list[tuple[str, tuple[str, str, str | None, str | None]]] = []
+        for q in self._store.quads_for_pattern(None, None, None, _graph_term(graph)):
+            if current is None or q.subject != current:
+                if current is not None:
+                    yield _describe_term(current), pairs
+                current, pairs = q.subject, []
+            pairs.append((q.predicate.value, _describe_term(q.object)))
+        if current is not None:
+            yield _describe_term(current), pairs
+
     def graphs_containing(self, triple: tuple[str, str, str]) -> list[str]:
         """IRIs of the named graphs holding a triple given in N-Triples syntax."""
         s, p, o = triple
@@ -313,6 +326,17 @@ class KnowledgeStore:
             self._store.backup(str(target))
         except OSError as exc:
             raise StoreError(f"cannot back up the store to {target}: {exc}") from exc
+
+    @staticmethod
+    def convert(data: bytes, from_format: str, to_format: str,
+                prefixes: dict[str, str] | None = None) -> bytes:
+        """Re-serialise RDF data from one registered format to another."""
+        try:
+            quads = ox.parse(data, _RDF[from_format])
+            return ox.serialize((q.triple for q in quads), None, _RDF[to_format],
+                                prefixes=prefixes or PREFIXES)
+        except SyntaxError as exc:
+            raise DataSyntaxError(str(exc)) from exc
 
     @property
     def raw(self) -> ox.Store:

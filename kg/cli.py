@@ -1,0 +1,180 @@
+"""The ``kg`` command: ingest, export, query, validate, stats, serve.
+
+Thin: each command parses its options, calls the library, and turns library
+errors into a clear message and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from kg.errors import KgError
+from kg.formats import RDF_FORMATS, RESULT_FORMATS
+from kg.iris import DEFAULT_BASE_IRI, IriMinter
+
+STORE_OPTION = click.option(
+    "--store", "store_dir", default="store", show_default=True, envvar="KG_STORE",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory of the Oxigraph store (env KG_STORE).")
+BASE_OPTION = click.option(
+    "--base-iri", default=DEFAULT_BASE_IRI, show_default=True, envvar="KG_BASE_IRI",
+    help="Base IRI under which instance IRIs are minted (env KG_BASE_IRI).")
+
+
+def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"expected YYYY-MM-DD, got {value!r}") from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="scholarkg")
+def main() -> None:
+    """scholarkg: publish researcher profiles as a scholarly knowledge graph."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--as-of", callback=_date, metavar="YYYY-MM-DD",
+              help="Date the documents were captured (default: today); year-less dates "
+                   "resolve against it and it is recorded with each document.")
+@STORE_OPTION
+@BASE_OPTION
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar (default: when stderr is a terminal).")
+def ingest(paths: tuple[Path, ...], as_of: dt.date, store_dir: Path, base_iri: str,
+           progress: bool | None) -> None:
+    """Ingest profile documents (files or folders) into the store.
+
+    Every rejected document is reported with file, line and reason; all others
+    are ingested. Exits 1 if anything was rejected.
+    """
+    from kg.detect import iter_input_files, read_documents
+    from kg.ingest import Ingestor
+    from kg.store import KnowledgeStore
+
+    files = list(iter_input_files(paths))
+    store = _open(store_dir)
+    ingestor = Ingestor(store, IriMinter(base_iri))
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = tqdm(total=len(files), unit="file", disable=not show, file=sys.stderr)
+
+    def items():
+        for path in files:
+            yield from read_documents(path, as_of=as_of)
+            bar.update(1)
+
+    try:
+        report = ingestor.ingest(items())
+    except KgError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        bar.close()
+    for error in report.rejected:
+        click.echo(f"rejected: {error}", err=True)
+    click.echo(
+        f"{len(report.ingested)} ingested, {len(report.unchanged)} unchanged, "
+        f"{len(report.rejected)} rejected ({report.superseded} superseded earlier snapshots, "
+        f"{report.historical} older snapshots kept as history) into {store_dir}",
+        err=True)
+    del store
+    if report.rejected:
+        sys.exit(1)
+
+
+@main.command()
+@STORE_OPTION
+@BASE_OPTION
+@click.option("--out", "out_dir", default="exports", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Folder of the dump set.")
+@click.option("--release", default=None, help="Release name in the file names "
+              "(default: the latest as-of date in the store).")
+def export(store_dir: Path, base_iri: str, out_dir: Path, release: str | None) -> None:
+    """Write gzip'd N-Quads, Turtle, N-Triples and JSON-LD dumps, VoID/DCAT and SHA256SUMS."""
+    from kg.export import export_store
+
+    store = _open(store_dir, read_only=True)
+    try:
+        result = export_store(store, out_dir, base_iri=base_iri, release=release,
+                              progress=lambda name: click.echo(f"writing {name}", err=True))
+    except KgError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for d in result.dumps:
+        click.echo(f"{d.name}\t{d.triples} triples\t{d.size} bytes\tsha256 {d.sha256}")
+
+
+@main.command()
+@click.argument("sparql")
+@STORE_OPTION
+@click.option("--format", "format_name", default=None,
+              type=click.Choice(sorted({*RESULT_FORMATS, *RDF_FORMATS})),
+              help="Output format (default: tsv for SELECT/ASK, turtle for CONSTRUCT/DESCRIBE).")
+def query(sparql: str, store_dir: Path, format_name: str | None) -> None:
+    """Run a SPARQL query (text, or @FILE to read it from a file) and print the results."""
+    from kg.store import KnowledgeStore
+
+    if sparql.startswith("@"):
+        sparql = Path(sparql[1:]).read_text(encoding="utf-8")
+    store = _open(store_dir, read_only=True)
+    try:
+        result = store.query(sparql)
+        fmt = format_name or ("turtle" if result.kind == "graph" else "tsv")
+        out = sys.stdout.buffer
+        for chunk in result.serialize(fmt):
+            out.write(chunk)
+        out.flush()
+    except KgError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@STORE_OPTION
+@click.option("--named-graphs/--default-graph-only", default=True,
+              help="Also validate each document's named graph on its own.")
+def validate(store_dir: Path, named_graphs: bool) -> None:
+    """Validate the store against the SHACL shapes; exits 1 on any violation."""
+    from kg.validate import validate_store
+
+    store = _open(store_dir, read_only=True)
+    reports = validate_store(store, named_graphs=named_graphs)
+    bad = [r for r in reports if not r.conforms]
+    for r in bad:
+        click.echo(f"graph {r.graph or '(default)'}: {r.violations} violations\n{r.text}", err=True)
+    click.echo(f"{len(reports)} graphs validated, {len(bad)} with violations")
+    if bad:
+        sys.exit(1)
+
+
+@main.command()
+@STORE_OPTION
+def stats(store_dir: Path) -> None:
+    """Counts: persons, papers, triples, graphs, and entities per class."""
+    from kg.stats import store_stats
+
+    store = _open(store_dir, read_only=True)
+    s = store_stats(store)
+    for key in ("persons", "papers", "triples", "quads", "graphs", "documents"):
+        click.echo(f"{key}\t{s[key]}")
+    for cls, n in s["classes"].items():
+        click.echo(f"class\t{cls}\t{n}")
+
+
+def _open(store_dir: Path, *, read_only: bool = False):
+    from kg.store import KnowledgeStore
+
+    try:
+        return KnowledgeStore.open(store_dir, read_only=read_only)
+    except KgError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""Versioned, checksummed, deterministic dumps of a store.
+
+``export_store`` writes into a folder:
+
+- ``scholarkg-<release>.nq.gz``: every graph (N-Quads);
+- ``scholarkg-<release>.ttl.gz`` / ``.nt.gz``: the merged default graph;
+- ``scholarkg-<release>.jsonld.gz``: the default graph as compact JSON-LD with the
+  project's context;
+- ``void.ttl``: a VoID + DCAT description of the dataset and of every file;
+- ``SHA256SUMS``: checksums of every file above (``sha256sum -c`` format).
+
+Files stream from the store (memory does not grow with it), gzip headers carry no
+time or name, and files are written aside and moved into place only when all are
+complete, so the same store always gives byte-identical files and a failed export
+never leaves a half-written set.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kg import __version__
+from kg.formats import RDF_FORMATS
+from kg.iris import IriMinter
+from kg.jsonld import load_context, write_document
+from kg.ntriples import XSD_DATE, XSD_INTEGER, Triple, iri, literal, typed
+from kg.store import KnowledgeStore
+from kg.vocab import PREFIXES
+
+LICENSE_IRI = "https://creativecommons.org/licenses/by/4.0/"
+DUMP_PREFIX = "scholarkg-"
+_S = PREFIXES["schema"]
+_VOID = PREFIXES["void"]
+_DCAT = PREFIXES["dcat"]
+_DCT = PREFIXES["dcterms"]
+_SPDX = "http://spdx.org/rdf/terms#"
+_RDF_TYPE = iri(PREFIXES["rdf"] + "type")
+
+
+@dataclass(frozen=True)
+class DumpFile:
+    name: str
+    format_name: str
+    dataset: bool
+    triples: int
+    size: int
+    sha256: str
+
+    @property
+    def media_type(self) -> str:
+        return RDF_FORMATS[self.format_name].media_type
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    release: str
+    directory: Path
+    dumps: tuple[DumpFile, ...]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _gzip_writer(path: Path) -> gzip.GzipFile:
+    raw = path.open("wb")
+    # no file name and mtime 0 in the header: identical input, identical bytes
+    return gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6)
+
+
+def release_of(store: KnowledgeStore) -> str:
+    """The dataset release: the latest as-of date of any ingested document."""
+    rows = list(store.query(
+        f"SELECT (MAX(?d) AS ?latest) WHERE {{ ?g <{PREFIXES['skg']}asOfDate> ?d }}").rows())
+    latest = rows[0].get("latest") if rows else None
+    return latest[1] if latest else "empty"
+
+
+def export_store(
+    store: KnowledgeStore,
+    out_dir: str | os.PathLike[str],
+    *,
+    base_iri: str,
+    release: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ExportResult:
+    """Write the dump set for ``store`` into ``out_dir`` (replacing an earlier set)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    release = release or release_of(store)
+    stem = f"{DUMP_PREFIX}{release}"
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=out) as tmp_name:
+        tmp = Path(tmp_name)
+        dumps = []
+        for format_name, dataset in (("nquads", True), ("turtle", False),
+                                     ("ntriples", False), ("jsonld", False)):
+            name = f"{stem}.{RDF_FORMATS[format_name].extension}.gz"
+            if progress:
+                progress(name)
+            path = tmp / name
+            with _gzip_writer(path) as gz:
+                if format_name == "jsonld":
+                    text = io.TextIOWrapper(gz, encoding="utf-8", newline="\n")
+                    write_document(text, load_context(), store.subjects(None))
+                    text.flush()
+                    text.detach()
+                else:
+                    store.dump(gz, format_name, dataset=dataset)
+            triples = store.count_quads(all_graphs=True) if dataset else store.count_quads(None)
+            dumps.append(DumpFile(name, format_name, dataset, triples, path.stat().st_size,
+                                  _sha256(path)))
+        void = tmp / "void.ttl"
+        void.write_bytes(_void_description(store, dumps, base_iri, release))
+        sums = "".join(f"{_sha256(tmp / n)}  {n}\n" for n in sorted([*(d.name for d in dumps), "void.ttl"]))
+        (tmp / "SHA256SUMS").write_text(sums, encoding="utf-8")
+        # swap the new set in: remove the previous set, then move each complete file
+        for old in out.iterdir():
+            if old.is_file() and (old.name.startswith(DUMP_PREFIX) or old.name in ("void.ttl", "SHA256SUMS")):
+                old.unlink()
+        for f in sorted(tmp.iterdir()):
+            shutil.move(str(f), out / f.name)
+    return ExportResult(release, out, tuple(dumps))
+
+
+def _void_description(store: KnowledgeStore, dumps: list[DumpFile], base_iri: str,
+                      release: str) -> bytes:
+    minter = IriMinter(base_iri)
+    ds = iri(minter.dataset())
+    t: list[Triple] = [
+        (ds, _RDF_TYPE, iri(_VOID + "Dataset")),
+        (ds, _RDF_TYPE, iri(_DCAT + "Dataset")),
+        (ds, iri(_DCT + "title"), literal("scholarkg: researcher profiles as linked data")),
+        (ds, iri(_DCT + "description"), literal(
+            "Researchers, their metrics with dated history, and their papers, mapped to "
+            "schema.org and FOAF with provenance per source document.")),
+        (ds, iri(_DCT + "license"), iri(LICENSE_IRI)),
+        (ds, iri(_DCT + "conformsTo"), iri(PREFIXES["skg"].rstrip("#"))),
+        (ds, iri(_DCAT + "version"), literal(release)),
+        (ds, iri(_DCT + "hasVersion"), literal(f"scholarkg {__version__}")),
+        (ds, iri(_VOID + "uriSpace"), literal(base_iri)),
+        (ds, iri(_VOID + "triples"), typed(store.count_quads(None), XSD_INTEGER)),
+        (ds, iri(_VOID + "vocabulary"), iri(PREFIXES["schema"])),
+        (ds, iri(_VOID + "vocabulary"), iri(PREFIXES["foaf"])),
+        (ds, iri(_VOID + "vocabulary"), iri(PREFIXES["skg"])),
+    ]
+    if release != "empty":
+        t.append((ds, iri(_DCT + "modified"), typed(release, XSD_DATE)))
+    counts = store.query(
+        "SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c } GROUP BY ?c ORDER BY ?c").rows()
+    for row in counts:
+        cls = row["c"][1]
+        part = iri(f"{minter.dataset()}/class/{cls.rsplit('/', 1)[-1].rsplit('#', 1)[-1]}")
+        t += [(ds, iri(_VOID + "classPartition"), part),
+              (part, iri(_VOID + "class"), iri(cls)),
+              (part, iri(_VOID + "entities"), typed(row["n"][1], XSD_INTEGER))]
+    for d in dumps:
+        dist = iri(f"{minter.dataset()}/dump/{d.name}")
+        checksum = iri(f"{minter.dataset()}/dump/{d.name}#sha256")
+        t += [
+            (ds, iri(_VOID + "dataDump"), dist),
+            (ds, iri(_DCAT + "distribution"), dist),
+            (dist, _RDF_TYPE, iri(_DCAT + "Distribution")),
+            (dist, iri(_DCT + "title"), literal(
+                f"{RDF_FORMATS[d.format_name].label} dump of "
+                + ("every graph" if d.dataset else "the merged default graph"))),
+            (dist, iri(_DCAT + "downloadURL"), iri(f"{base_iri}dumps/{d.name}")),
+            (dist, iri(_DCAT + "mediaType"),
+             iri(f"https://www.iana.org/assignments/media-types/{d.media_type}")),
+            (dist, iri(_DCAT + "compressFormat"),
+             iri("https://www.iana.org/assignments/media-types/application/gzip")),
+            (dist, iri(_DCAT + "byteSize"), typed(d.size, XSD_INTEGER)),
+            (dist, iri(_VOID + "triples"), typed(d.triples, XSD_INTEGER)),
+            (dist, iri(_DCT + "license"), iri(LICENSE_IRI)),
+            (dist, iri(_SPDX + "checksum"), checksum),
+            (checksum, _RDF_TYPE, iri(_SPDX + "Checksum")),
+            (checksum, iri(_SPDX + "algorithm"), iri(_SPDX + "checksumAlgorithm_sha256")),
+            (checksum, iri(_SPDX + "checksumValue"), literal(d.sha256)),
+        ]
+    nt = "".join(f"{s} {p} {o} .\n" for s, p, o in t)
+    return KnowledgeStore.convert(nt.encode("utf-8"), "ntriples", "turtle",
+                                  prefixes={**PREFIXES, "spdx": _SPDX})
