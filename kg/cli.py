@@ -167,6 +167,37 @@ def stats(store_dir: Path) -> None:
         click.echo(f"class\t{cls}\t{n}")
 
 
+def _serve_options(func):  # type: ignore[no-untyped-def]
+    """One click option per server setting, from the settings table (flags and KG_* env)."""
+    from server.settings import SETTINGS
+
+    for setting in reversed(SETTINGS):
+        func = click.option(
+            setting.flag, setting.name, type=setting.type, default=None,
+            help=f"{setting.help} [env {setting.env}; default {setting.default!r}]",
+        )(func)
+    return func
+
+
+@main.command()
+@_serve_options
+def serve(**options: object) -> None:
+    """Serve the store: SPARQL endpoint, entity pages, query page and dumps.
+
+    Every setting can also be given as a KG_* environment variable.
+    """
+    from server.run import serve as run_server
+    from server.settings import Settings
+
+    try:
+        settings = Settings.from_sources(overrides=options)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    if not Path(settings.store).is_dir():
+        raise click.ClickException(f"no store at {settings.store}: run 'kg ingest' first")
+    run_server(settings)
+
+
 def _open(store_dir: Path, *, read_only: bool = False):
     from kg.store import KnowledgeStore
 

@@ -9,7 +9,8 @@
 - ``void.ttl``: a VoID + DCAT description of the dataset and of every file;
 - ``SHA256SUMS``: checksums of every file above (``sha256sum -c`` format).
 
-Files stream from the store (memory does not grow with it), gzip headers carry no
+Lines are put in code-point order by an external merge sort (the store's own
+order depends on its history), so memory stays bounded; gzip headers carry no
 time or name, and files are written aside and moved into place only when all are
 complete, so the same store always gives byte-identical files and a failed export
 never leaves a half-written set.
@@ -17,21 +18,24 @@ never leaves a half-written set.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from kg import __version__
 from kg.formats import RDF_FORMATS
 from kg.iris import IriMinter
 from kg.jsonld import load_context, write_document
 from kg.ntriples import XSD_DATE, XSD_INTEGER, Triple, iri, literal, typed
+from kg.sorting import sorted_unique_lines
 from kg.store import KnowledgeStore
 from kg.vocab import PREFIXES
 
@@ -74,10 +78,21 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _gzip_writer(path: Path) -> gzip.GzipFile:
-    raw = path.open("wb")
+@contextlib.contextmanager
+def _gzip_writer(path: Path) -> Iterator[gzip.GzipFile]:
     # no file name and mtime 0 in the header: identical input, identical bytes
-    return gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6)
+    with path.open("wb") as raw, gzip.GzipFile(
+        filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6
+    ) as gz:
+        yield gz
+
+
+def _write_lines(out: IO[bytes], lines: Iterable[str]) -> int:
+    count = 0
+    for line in lines:
+        out.write(line.encode("utf-8"))
+        count += 1
+    return count
 
 
 def release_of(store: KnowledgeStore) -> str:
@@ -104,30 +119,54 @@ def export_store(
     with tempfile.TemporaryDirectory(prefix=".export-", dir=out) as tmp_name:
         tmp = Path(tmp_name)
         dumps = []
-        for format_name, dataset in (("nquads", True), ("turtle", False),
-                                     ("ntriples", False), ("jsonld", False)):
-            name = f"{stem}.{RDF_FORMATS[format_name].extension}.gz"
-            if progress:
-                progress(name)
+
+        def finish(name: str, format_name: str, dataset: bool, triples: int) -> None:
             path = tmp / name
-            with _gzip_writer(path) as gz:
-                if format_name == "jsonld":
-                    text = io.TextIOWrapper(gz, encoding="utf-8", newline="\n")
-                    write_document(text, load_context(), store.subjects(None))
-                    text.flush()
-                    text.detach()
-                else:
-                    store.dump(gz, format_name, dataset=dataset)
-            triples = store.count_quads(all_graphs=True) if dataset else store.count_quads(None)
             dumps.append(DumpFile(name, format_name, dataset, triples, path.stat().st_size,
                                   _sha256(path)))
+
+        def gz_name(format_name: str) -> str:
+            return f"{stem}.{RDF_FORMATS[format_name].extension}.gz"
+
+        # N-Quads: every graph, lines in code-point order
+        name = gz_name("nquads")
+        if progress:
+            progress(name)
+        with _gzip_writer(tmp / name) as gz:
+            quads = _write_lines(gz, sorted_unique_lines(store.quad_lines(all_graphs=True),
+                                                         tmp_dir=tmp_name))
+        finish(name, "nquads", True, quads)
+        # the default graph, sorted once into a plain N-Triples file the others stream from
+        sorted_nt = tmp / "default.sorted.nt"
+        with sorted_nt.open("wb") as f:
+            triples = _write_lines(f, sorted_unique_lines(store.quad_lines(None), tmp_dir=tmp_name))
+        for format_name in ("ntriples", "turtle", "jsonld"):
+            name = gz_name(format_name)
+            if progress:
+                progress(name)
+            with _gzip_writer(tmp / name) as gz:
+                if format_name == "ntriples":
+                    with sorted_nt.open("rb") as f:
+                        shutil.copyfileobj(f, gz)
+                elif format_name == "turtle":
+                    KnowledgeStore.convert_file(sorted_nt, "ntriples", gz, "turtle")
+                else:
+                    text = io.TextIOWrapper(gz, encoding="utf-8", newline="\n")
+                    write_document(text, load_context(),
+                                   KnowledgeStore.file_subjects(sorted_nt, "ntriples"))
+                    text.flush()
+                    text.detach()
+            finish(name, format_name, False, triples)
+        sorted_nt.unlink()
         void = tmp / "void.ttl"
         void.write_bytes(_void_description(store, dumps, base_iri, release))
-        sums = "".join(f"{_sha256(tmp / n)}  {n}\n" for n in sorted([*(d.name for d in dumps), "void.ttl"]))
+        names = sorted([*(d.name for d in dumps), "void.ttl"])
+        sums = "".join(f"{_sha256(tmp / n)}  {n}\n" for n in names)
         (tmp / "SHA256SUMS").write_text(sums, encoding="utf-8")
         # swap the new set in: remove the previous set, then move each complete file
         for old in out.iterdir():
-            if old.is_file() and (old.name.startswith(DUMP_PREFIX) or old.name in ("void.ttl", "SHA256SUMS")):
+            managed = old.name.startswith(DUMP_PREFIX) or old.name in ("void.ttl", "SHA256SUMS")
+            if old.is_file() and managed:
                 old.unlink()
         for f in sorted(tmp.iterdir()):
             shutil.move(str(f), out / f.name)

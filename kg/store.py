@@ -16,6 +16,7 @@ b'o\\r\\nx\\r\\n'
 from __future__ import annotations
 
 import io
+import itertools
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -45,6 +46,11 @@ _RESULTS = {
 assert set(_RDF) == set(RDF_FORMATS) and set(_RESULTS) == set(RESULT_FORMATS)
 
 _CHUNK = 64 * 1024
+
+#: a term as (type, value, datatype, language); type is uri, bnode, literal or triple
+TermTuple = tuple[str, str, str | None, str | None]
+#: one subject's triples: the subject and its (predicate IRI, object) pairs
+SubjectGroup = tuple[TermTuple, list[tuple[str, TermTuple]]]
 
 
 class QuerySyntaxError(KgError):
@@ -111,6 +117,29 @@ class QueryResult:
         for triple in self._raw:
             yield str(triple.subject), str(triple.predicate), str(triple.object)
 
+    def capped(self, limit: int) -> tuple[QueryResult, int, bool]:
+        """A graph result cut to its first ``limit`` triples (0: all), materialised.
+
+        Returns the cut result, its size and whether triples were left out; at most
+        ``limit + 1`` triples are read.
+
+        >>> store = KnowledgeStore.open(None)
+        >>> store.update("INSERT DATA { <http://ex.org/a> <http://ex.org/p> 1, 2, 3 }")
+        >>> cut, count, more = store.query("CONSTRUCT WHERE { ?s ?p ?o }").capped(2)
+        >>> count, more, len(b"".join(cut.serialize("ntriples")).splitlines())
+        (2, True, 2)
+        """
+        if self.kind != "graph":
+            raise KgError("only CONSTRUCT/DESCRIBE results can be capped as triples")
+        try:
+            items = list(itertools.islice(self._raw, limit + 1) if limit else self._raw)
+        except OSError as exc:
+            raise StoreError(f"the store failed while reading results: {exc}") from exc
+        more = bool(limit) and len(items) > limit
+        if more:
+            items = items[:limit]
+        return QueryResult("graph", items), len(items), more
+
     def serialize(self, format_name: str) -> Iterator[bytes]:
         """Serialise in a registered format (results formats for select/ask, RDF for graph)."""
         try:
@@ -148,7 +177,8 @@ class KnowledgeStore:
 
     # opening ------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | os.PathLike[str] | None, *, read_only: bool = False) -> KnowledgeStore:
+    def open(cls, path: str | os.PathLike[str] | None, *,
+             read_only: bool = False) -> KnowledgeStore:
         """Open (creating if needed) a store directory; ``read_only`` for serving."""
         try:
             if path is None:
@@ -221,15 +251,35 @@ class KnowledgeStore:
         self, data: bytes, format_name: str, graph: str | None, *, replace: bool,
         base_iri: str | None = None,
     ) -> None:
-        """Load triples into one graph atomically; ``replace`` clears the graph first."""
+        """Load triples into one graph atomically; ``replace`` clears the graph first.
+
+        Blank nodes of the data are fresh: never merged with blank nodes already stored
+        (CLEAR, not DELETE DATA, empties the graph: DELETE DATA cannot name blank nodes).
+
+        >>> store = KnowledgeStore.open(None)
+        >>> for _ in range(2):
+        ...     store.load_graph(b"_:b <http://ex.org/p> 1 .", "turtle", "http://g", replace=False)
+        >>> store.load_graph(b"_:b <http://ex.org/p> 2 .", "turtle", "http://g", replace=True)
+        >>> store.count_quads("http://g")
+        1
+        """
         target = _graph_term(graph)
         try:
-            parsed = list(ox.parse(data, _RDF[format_name], base_iri=base_iri, without_named_graphs=True))
+            parsed = list(ox.parse(data, _RDF[format_name], base_iri=base_iri,
+                                   without_named_graphs=True))
         except SyntaxError as exc:
             raise DataSyntaxError(str(exc)) from exc
         quads = [ox.Quad(q.subject, q.predicate, q.object, target) for q in parsed]
-        removals = list(self._store.quads_for_pattern(None, None, None, target)) if replace else []
-        self._apply(removals, quads, ensure_graph=graph)
+        parts: list[str] = []
+        if replace:
+            parts.append("CLEAR SILENT DEFAULT" if graph is None
+                         else f"CLEAR SILENT GRAPH <{graph}>")
+        if graph is not None and not quads:
+            parts.append(f"CREATE SILENT GRAPH <{graph}>")
+        if quads:
+            parts.append("INSERT DATA { " + _quads_block(quads) + " }")
+        if parts:
+            self.update(" ;\n".join(parts))
 
     def drop_graph(self, graph: str | None) -> bool:
         """Remove a named graph (or empty the default graph). False when it did not exist."""
@@ -267,11 +317,41 @@ class KnowledgeStore:
         for q in self._store.quads_for_pattern(None, None, None, _graph_term(graph)):
             yield str(q.subject), str(q.predicate), str(q.object)
 
-    def subjects(self, graph: str | None = None) -> Iterator[tuple[tuple[str, str, str | None, str | None], list[tuple[str, tuple[str, str, str | None, str | None]]]]]:
+    def subjects(self, graph: str | None = None) -> Iterator[SubjectGroup]:
         """One graph's triples grouped by subject, in the store's (stable) index order."""
         current: Any = None
-        pairs: list[tuple[str, tuple[str, str, str | None, str | None]]] = []
+        pairs: list[tuple[str, TermTuple]] = []
         for q in self._store.quads_for_pattern(None, None, None, _graph_term(graph)):
+            if current is None or q.subject != current:
+                if current is not None:
+                    yield _describe_term(current), pairs
+                current, pairs = q.subject, []
+            pairs.append((q.predicate.value, _describe_term(q.object)))
+        if current is not None:
+            yield _describe_term(current), pairs
+
+    def quad_lines(self, graph: str | None = None, *, all_graphs: bool = False) -> Iterator[str]:
+        """N-Quads lines of one graph (N-Triples lines) or of every graph, store order."""
+        pattern = None if all_graphs else _graph_term(graph)
+        for q in self._store.quads_for_pattern(None, None, None, pattern):
+            yield f"{q} .\n" if all_graphs else f"{q.triple} .\n"
+
+    @staticmethod
+    def convert_file(source: str | os.PathLike[str], from_format: str, output: IO[bytes],
+                     to_format: str) -> None:
+        """Stream-convert an RDF file (e.g. sorted N-Triples to Turtle) into ``output``."""
+        try:
+            triples = (q.triple for q in ox.parse(path=str(source), format=_RDF[from_format]))
+            ox.serialize(triples, output, _RDF[to_format], prefixes=PREFIXES)
+        except SyntaxError as exc:
+            raise DataSyntaxError(str(exc)) from exc
+
+    @staticmethod
+    def file_subjects(source: str | os.PathLike[str], from_format: str) -> Iterator[SubjectGroup]:
+        """Triples of a subject-sorted RDF file grouped by subject (streaming)."""
+        current: Any = None
+        pairs: list[tuple[str, TermTuple]] = []
+        for q in ox.parse(path=str(source), format=_RDF[from_format]):
             if current is None or q.subject != current:
                 if current is not None:
                     yield _describe_term(current), pairs

@@ -1,0 +1,111 @@
+"""The kg command line: help, ingest reporting, idempotency, history, query, stats."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kg.cli import main
+from tests.sample_data import EXAMPLES
+
+COMMANDS = ["ingest", "export", "query", "validate", "stats", "serve"]
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(runner: CliRunner, command: str) -> None:
+    result = runner.invoke(main, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output and "--store" in result.output
+
+
+def _ingest(runner: CliRunner, store: Path, *paths: Path, as_of: str = "2026-11-21"):
+    return runner.invoke(main, ["ingest", *map(str, paths), "--as-of", as_of, "--store", str(store)])
+
+
+def _dump(runner: CliRunner, store: Path) -> str:
+    result = runner.invoke(main, ["query", "SELECT ?s ?p ?o ?g { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }",
+                                  "--store", str(store), "--format", "tsv"])
+    assert result.exit_code == 0, result.output
+    return "\n".join(sorted(result.output.splitlines()))
+
+
+def test_bad_documents_are_reported_and_the_rest_ingested(runner, tmp_path) -> None:
+    docs = tmp_path / "docs"
+    shutil.copytree(EXAMPLES, docs)
+    (docs / "broken.txt").write_text("Ann Example\n\nLG\nh-index seven\n", encoding="utf-8")
+    (docs / "latin1.txt").write_bytes("Jos\xe9 Example\n\nLG\n".encode("latin-1"))
+    (docs / "empty.txt").write_bytes(b"")
+    result = _ingest(runner, tmp_path / "store", docs)
+    assert result.exit_code == 1
+    assert "broken.txt:4:" in result.output
+    assert "latin1.txt:1:" in result.output
+    assert "empty.txt" in result.output
+    assert "4 ingested" in result.output and "3 rejected" in result.output
+    stats = runner.invoke(main, ["stats", "--store", str(tmp_path / "store")])
+    assert "persons\t4" in stats.output
+    assert "documents\t4" in stats.output
+
+
+def test_ingesting_the_same_folder_twice_changes_nothing(runner, tmp_path) -> None:
+    store = tmp_path / "store"
+    assert _ingest(runner, store, EXAMPLES).exit_code == 0
+    before = _dump(runner, store)
+    again = _ingest(runner, store, EXAMPLES)
+    assert again.exit_code == 0 and "0 ingested, 4 unchanged" in again.output
+    assert _dump(runner, store) == before
+
+
+def test_later_snapshot_updates_current_metrics_and_keeps_both(runner, tmp_path) -> None:
+    store = tmp_path / "store"
+    first = tmp_path / "v1"
+    second = tmp_path / "v2"
+    first.mkdir()
+    second.mkdir()
+    text = (EXAMPLES / "mei-tanaka.txt").read_text(encoding="utf-8")
+    (first / "mei.txt").write_text(text, encoding="utf-8")
+    (second / "mei.txt").write_text(text.replace("h-index15", "h-index17")
+                                    .replace("2,031citations", "2,348citations"), encoding="utf-8")
+    assert _ingest(runner, store, first, as_of="2026-10-01").exit_code == 0
+    assert _ingest(runner, store, second, as_of="2026-11-21").exit_code == 0
+    q = """PREFIX skg: <https://w3id.org/scholarkg/ns#> PREFIX schema: <https://schema.org/>
+    SELECT ?h ?c { ?p schema:name "Mei Tanaka" ; skg:hIndex ?h ; skg:citationCount ?c }"""
+    out = runner.invoke(main, ["query", q, "--store", str(store), "--format", "csv"]).output
+    assert out.splitlines()[1:] == ["17,2348"]
+    q = """PREFIX skg: <https://w3id.org/scholarkg/ns#> PREFIX schema: <https://schema.org/>
+    SELECT ?d ?v { ?o schema:measuredProperty skg:hIndex ; schema:observationDate ?d ;
+    schema:value ?v } ORDER BY ?d"""
+    out = runner.invoke(main, ["query", q, "--store", str(store), "--format", "csv"]).output
+    assert out.splitlines()[1:] == ["2026-10-01,15", "2026-11-21,17"]
+
+
+def test_query_errors_are_clear(runner, tmp_path) -> None:
+    store = tmp_path / "store"
+    assert _ingest(runner, store, EXAMPLES).exit_code == 0
+    result = runner.invoke(main, ["query", "SELECT ?x WHERE {", "--store", str(store)])
+    assert result.exit_code != 0
+    assert "Error" in result.output
+
+
+def test_missing_store_is_a_clear_error(runner, tmp_path) -> None:
+    result = runner.invoke(main, ["stats", "--store", str(tmp_path / "nothing")])
+    assert result.exit_code != 0 and "kg ingest" in result.output
+
+
+def test_validate_and_export_on_the_sample(runner, tmp_path) -> None:
+    store = tmp_path / "store"
+    assert _ingest(runner, store, EXAMPLES).exit_code == 0
+    result = runner.invoke(main, ["validate", "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "exports"
+    result = runner.invoke(main, ["export", "--store", str(store), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "SHA256SUMS").is_file() and (out / "void.ttl").is_file()
+    assert len(list(out.glob("scholarkg-*.gz"))) == 4
