@@ -256,19 +256,25 @@ class Ingestor:
               ?p a schema:Person . { ?p schema:name ?name } UNION { ?p schema:alternateName ?name }
             }""").rows():
             by_key.setdefault(person_key(row["name"][1]), set()).add(row["p"][1])
+        links = self.minter.author_links()
         wanted: set[Triple] = set()
-        for row in self.store.query(_PREFIX_DECL + """
-            SELECT ?a ?x ?name WHERE {
+        # names no document resolved itself (owners resolve their own bylines)
+        rows = self.store.query(_PREFIX_DECL + f"""
+            SELECT ?a ?x ?name WHERE {{
               ?x skg:authorship ?a . ?a skg:nameAsStated ?name .
-            }""").rows():
+              FILTER NOT EXISTS {{
+                GRAPH ?g {{ ?a schema:author ?someone }} FILTER(?g != <{links}>)
+              }}
+            }}""").rows()
+        author, maker, made = iri(_S + "author"), iri(_FOAF + "maker"), iri(_FOAF + "made")
+        for row in rows:
             people = by_key.get(person_key(row["name"][1]))
             if not people or len(people) != 1:
                 continue
             (p,) = people
             a, x, person = iri(row["a"][1]), iri(row["x"][1]), iri(p)
-            wanted.update({(a, iri(_S + "author"), person), (x, iri(_S + "author"), person),
-                           (x, iri(_FOAF + "maker"), person), (person, iri(_FOAF + "made"), x)})
-        links = self.minter.author_links()
+            wanted.update({(a, author, person), (x, author, person),
+                           (x, maker, person), (person, made, x)})
         existing = set(self.store.graph_triples(links))
         current_graphs = {c.graph for c in self._current.values()}
         add = wanted - existing

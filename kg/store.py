@@ -375,9 +375,15 @@ class KnowledgeStore:
 
     # low-level writes used by kg.ingest -----------------------------------------
     def load_nquads(self, text: str) -> None:
-        """Add N-Quads in one transaction (all or nothing)."""
+        """Add N-Quads atomically: all or nothing.
+
+        Uses the bulk loader, which writes sorted SST files and ingests them with one
+        RocksDB ``IngestExternalFiles`` call across every index, an atomic operation, as
+        long as the input stays below the loader's batch size (1,000,000 quads); the
+        ingest code keeps its batches far below that.
+        """
         try:
-            self._store.load(text, ox.RdfFormat.N_QUADS)
+            self._store.bulk_load(text.encode("utf-8"), ox.RdfFormat.N_QUADS)
         except SyntaxError as exc:
             raise DataSyntaxError(str(exc)) from exc
         except OSError as exc:

@@ -65,7 +65,7 @@ def test_shared_paper_is_one_paper_with_both_authors(store: KnowledgeStore) -> N
     # the same triple stated by both documents is in the default graph once
     assert count(store, f'?p schema:name "{SHARED}"') == 1
     assert count(store, "GRAPH ?g { ?d a skg:SourceDocument }") == 0
-    assert len(list(store.named_graphs())) == 3  # two documents + author links
+    assert len(list(store.named_graphs())) == 2  # one per document; no cross links needed
 
 
 def test_reingest_same_bytes_changes_nothing(store: KnowledgeStore) -> None:
