@@ -50,26 +50,32 @@ def main() -> None:
 @BASE_OPTION
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar (default: when stderr is a terminal).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Processes that parse and map documents (default: the number of CPUs).")
 def ingest(paths: tuple[Path, ...], as_of: dt.date, store_dir: Path, base_iri: str,
-           progress: bool | None) -> None:
+           progress: bool | None, jobs: int | None) -> None:
     """Ingest profile documents (files or folders) into the store.
 
     Every rejected document is reported with file, line and reason; all others
     are ingested. Exits 1 if anything was rejected.
     """
-    from kg.detect import iter_input_files, read_documents
+    import os
+
+    from kg.detect import iter_input_files
     from kg.ingest import Ingestor
-    from kg.store import KnowledgeStore
+    from kg.parallel import map_files
 
     files = list(iter_input_files(paths))
     store = _open(store_dir)
     ingestor = Ingestor(store, IriMinter(base_iri))
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(files), unit="file", disable=not show, file=sys.stderr)
+    processes = jobs or os.cpu_count() or 1
 
     def items():
-        for path in files:
-            yield from read_documents(path, as_of=as_of)
+        for results in map_files(files, as_of=as_of, base_iri=base_iri,
+                                 ingested_at=ingestor.ingested_at, processes=processes):
+            yield from results
             bar.update(1)
 
     try:

@@ -108,7 +108,7 @@ class Ingestor:
 
 
     # public ------------------------------------------------------------------
-    def ingest(self, items: Iterable[SourceDocument | DocumentError],
+    def ingest(self, items: Iterable[SourceDocument | MappedDocument | DocumentError],
                on_item: Callable[[str, str], None] | None = None) -> IngestReport:
         """Ingest documents; rejected ones are reported, never written.
 
@@ -119,6 +119,9 @@ class Ingestor:
             if isinstance(item, DocumentError):
                 report.rejected.append(item)
                 outcome, label = "rejected", item.path
+            elif isinstance(item, MappedDocument):
+                label = item.label
+                outcome = self._ingest_mapped(item, report)
             else:
                 label = _label(item)
                 outcome = self._ingest_one(item, report)
@@ -135,15 +138,22 @@ class Ingestor:
         if doc.sha256 in self._known:
             report.unchanged.append(_label(doc))
             return "unchanged"
-        m = map_document(doc, self.minter, ingested_at=self.ingested_at)
+        return self._ingest_mapped(
+            map_document(doc, self.minter, ingested_at=self.ingested_at), report)
+
+    def _ingest_mapped(self, m: MappedDocument, report: IngestReport) -> str:
+        """Write one mapped document (mapped here or by a worker process)."""
+        if m.sha256 in self._known:
+            report.unchanged.append(m.label)
+            return "unchanged"
         if m.person not in self._persons_with_docs:
             self._add_to_batch(m)
         else:
             self._flush()
             self._write_snapshot(m, report)
-        self._known.add(doc.sha256)
+        self._known.add(m.sha256)
         self._persons_with_docs.add(m.person)
-        report.ingested.append(_label(doc))
+        report.ingested.append(m.label)
         return "ingested"
 
     def _add_to_batch(self, m: MappedDocument) -> None:

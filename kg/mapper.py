@@ -100,6 +100,8 @@ class MappedDocument:
     layout: str
     as_of: dt.date
     sha256: str
+    #: where the document came from, "file" or "file:line" for a JSON Lines record
+    label: str = ""
     statements: list[Triple] = field(default_factory=list)
     metrics: dict[str, str] = field(default_factory=dict)
     observations: list[Triple] = field(default_factory=list)
@@ -170,6 +172,7 @@ def map_document(
     m = MappedDocument(
         graph=minter.document(doc.sha256), person=owner_iri, person_key=owner_key,
         layout=profile.layout, as_of=doc.as_of, sha256=doc.sha256,
+        label=f"{doc.path}:{doc.line}" if doc.line is not None else doc.path,
     )
     st = m.statements
     owner = iri(owner_iri)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _SPACE = re.compile(r"\s+", re.UNICODE)
@@ -42,11 +43,13 @@ def _fold(text: str) -> str:
     return stripped.casefold()
 
 
+@lru_cache(maxsize=1 << 18)
 def person_key(name: str) -> str:
     """The identity key of a person's name."""
     return _SPACE.sub(" ", _NON_WORD.sub(" ", _fold(display_name(name)))).strip()
 
 
+@lru_cache(maxsize=1 << 16)
 def title_key(title: str) -> str:
     """The identity key of a paper title."""
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", title).casefold()).strip()

@@ -95,7 +95,7 @@ def code_repositories(text: str) -> tuple[str, ...]:
     >>> code_repositories("Code: https://github.com/hkust-nlp/Laser. See https://example.org/x.")
     ('https://github.com/hkust-nlp/Laser',)
     """
-    found: list[str] = []
+    found: dict[str, None] = {}  # ordered, without repeats
     for match in _URL.finditer(text):
         url = _trim_url(match.group())
         try:
@@ -104,19 +104,22 @@ def code_repositories(text: str) -> tuple[str, ...]:
             continue
         host = (parts.hostname or "").lower()
         on_code_host = any(host == h or host.endswith("." + h) for h in CODE_HOSTS)
-        if on_code_host and parts.path.strip("/") and url not in found:
-            found.append(url)
+        if on_code_host and parts.path.strip("/"):
+            found[url] = None
     return tuple(found)
 
 
 def _trim_url(url: str) -> str:
-    while url:
-        last = url[-1]
-        if last in ".,;:!?" or (last == ")" and url.count(")") > url.count("(")):
-            url = url[:-1]
-        else:
+    """``url`` without trailing sentence punctuation; a ")" only when it closes nothing."""
+    end, opened, closed = len(url), url.count("("), url.count(")")
+    while end:
+        last = url[end - 1]
+        if last == ")" and closed > opened:
+            closed -= 1
+        elif last not in ".,;:!?":
             break
-    return url
+        end -= 1
+    return url[:end]
 
 
 def is_truncated(byline: str) -> bool:
