@@ -188,6 +188,7 @@ class KnowledgeStore:
                 if not p.is_dir():
                     raise StoreError(f"no store at {p}: run 'kg ingest' first")
                 return cls(ox.Store.read_only(str(p)), p, True)
+            p.mkdir(parents=True, exist_ok=True)
             return cls(ox.Store(str(p)), p, False)
         except OSError as exc:
             raise StoreError(f"cannot open the store at {path}: {exc}") from exc
