@@ -74,6 +74,20 @@ def _label(doc: SourceDocument) -> str:
     return f"{doc.path}:{doc.line}" if doc.line is not None else doc.path
 
 
+def first_snapshot_nquads(m: MappedDocument) -> str:
+    """What the first document of a person adds: its named graph and its default-graph part.
+
+    Worker processes compute this ahead (``MappedDocument.first_snapshot_nquads``).
+    """
+    g = iri(m.graph)
+    person = iri(m.person)
+    lines = [quad_line(t, g) for t in m.named_graph_triples()]
+    lines += [quad_line(t, None) for t in (
+        *m.statements, *m.observations, *m.description,
+        *((person, p, v) for p, v in m.metrics.items()))]
+    return "".join(lines)
+
+
 class Ingestor:
     """Writes documents into a :class:`KnowledgeStore`; one instance per ingest run."""
 
@@ -158,14 +172,7 @@ class Ingestor:
 
     def _add_to_batch(self, m: MappedDocument) -> None:
         """The first document of a person: nothing to supersede, append only."""
-        g = iri(m.graph)
-        lines = self._batch
-        for t in m.named_graph_triples():
-            lines.append(quad_line(t, g))
-        person = iri(m.person)
-        for t in (*m.statements, *m.observations, *m.description,
-                  *((person, p, v) for p, v in m.metrics.items())):
-            lines.append(quad_line(t, None))
+        self._batch.append(m.first_snapshot_nquads or first_snapshot_nquads(m))
         self._current[(m.person, m.layout)] = _Current(m.graph, m.as_of)
         self._batch_docs += 1
         if self._batch_docs >= self.batch_size:

@@ -23,6 +23,7 @@ import re
 from urllib.parse import quote
 
 from kg.names import person_key, slug, title_key
+from kg.ntriples import is_valid_iri
 
 DEFAULT_BASE_IRI = "https://w3id.org/scholarkg/id/"
 
@@ -44,6 +45,8 @@ class IriMinter:
     def __init__(self, base_iri: str = DEFAULT_BASE_IRI) -> None:
         if not base_iri.endswith(("/", "#")):
             raise ValueError(f"base IRI must end with '/' or '#': {base_iri!r}")
+        if not is_valid_iri(base_iri):
+            raise ValueError(f"base IRI is not a valid absolute IRI: {base_iri!r}")
         self.base = base_iri
 
     # people -------------------------------------------------------------

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from kg.categories import arxiv_category
 from kg.iris import IriMinter
@@ -52,16 +53,25 @@ _OWL = PREFIXES["owl"]
 A = iri(PREFIXES["rdf"] + "type")
 
 
+@lru_cache(maxsize=None)
 def _s(local: str) -> str:
     return iri(_S + local)
 
 
+@lru_cache(maxsize=None)
 def _skg(local: str) -> str:
     return iri(_SKG + local)
 
 
+@lru_cache(maxsize=None)
 def _foaf(local: str) -> str:
     return iri(_FOAF + local)
+
+
+def _minted(value: str) -> str:
+    """An IRI term for an IRI from :class:`IriMinter` (safe by construction: the base IRI
+    is checked once and every path segment is percent-encoded)."""
+    return f"<{value}>"
 
 
 #: canonical IRI templates of external identifiers
@@ -106,8 +116,8 @@ class MappedDocument:
     metrics: dict[str, str] = field(default_factory=dict)
     observations: list[Triple] = field(default_factory=list)
     description: list[Triple] = field(default_factory=list)
-    #: byline names as stated that no person of this document resolved (for cross-profile linking)
-    unresolved: list[tuple[str, str, str]] = field(default_factory=list)
+    #: N-Quads the store adds when this is the person's first document (precomputed by workers)
+    first_snapshot_nquads: str = ""
 
     def named_graph_triples(self) -> list[Triple]:
         """Everything the document said: its named graph."""
@@ -175,7 +185,7 @@ def map_document(
         label=f"{doc.path}:{doc.line}" if doc.line is not None else doc.path,
     )
     st = m.statements
-    owner = iri(owner_iri)
+    owner = _minted(owner_iri)
     # the owner ---------------------------------------------------------
     st += [
         (owner, A, _s("Person")),
@@ -190,7 +200,7 @@ def map_document(
     for name in sorted(spellings - {profile.name}):
         st.append((owner, _s("alternateName"), literal(name)))
     if profile.category_code:
-        st.append((owner, _s("knowsAbout"), iri(minter.category(profile.category_code))))
+        st.append((owner, _s("knowsAbout"), _minted(minter.category(profile.category_code))))
         st += _category_triples(profile.category_code, minter)
     st += _identifier_triples(owner_iri, profile.identifiers)
     # metrics and their history ---------------------------------------------
@@ -201,14 +211,14 @@ def map_document(
         prop_iri = _SKG + prop
         value_term = typed(value, METRIC_DATATYPES[prop])
         m.metrics[iri(prop_iri)] = value_term
-        obs = iri(minter.observation(owner_iri, prop, doc.as_of))
+        obs = _minted(minter.observation(owner_iri, prop, doc.as_of))
         m.observations += [
             (obs, A, _s("Observation")),
             (obs, _s("observationAbout"), owner),
             (obs, _s("measuredProperty"), iri(prop_iri)),
             (obs, _s("value"), value_term),
             (obs, _s("observationDate"), typed(doc.as_of.isoformat(), XSD_DATE)),
-            (obs, iri(_PROV + "wasDerivedFrom"), iri(m.graph)),
+            (obs, iri(_PROV + "wasDerivedFrom"), _minted(m.graph)),
         ]
     # papers ------------------------------------------------------------------
     for paper in profile.papers:
@@ -221,7 +231,7 @@ def map_document(
 
 
 def _category_triples(code: str, minter: IriMinter) -> list[Triple]:
-    cat = iri(minter.category(code))
+    cat = _minted(minter.category(code))
     out = [(cat, A, _s("DefinedTerm")), (cat, _s("termCode"), literal(code))]
     arxiv = arxiv_category(code)
     if arxiv:
@@ -232,7 +242,7 @@ def _category_triples(code: str, minter: IriMinter) -> list[Triple]:
 def _map_paper(paper: Paper, owner: str, owner_key: str, minter: IriMinter,
                m: MappedDocument) -> None:
     p_iri = paper_iri(paper, minter)
-    x = iri(p_iri)
+    x = _minted(p_iri)
     st = m.statements
     st += [(x, A, _s("ScholarlyArticle")), (x, _s("name"), literal(paper.title))]
     if paper.abstract is not None:
@@ -242,7 +252,7 @@ def _map_paper(paper: Paper, owner: str, owner_key: str, minter: IriMinter,
     if paper.date_text is not None:
         st.append((x, _skg("dateAsPrinted"), literal(paper.date_text)))
     if paper.category_code:
-        st.append((x, _s("about"), iri(minter.category(paper.category_code))))
+        st.append((x, _s("about"), _minted(minter.category(paper.category_code))))
         st += _category_triples(paper.category_code, minter)
     if paper.score is not None:
         st.append((x, _skg("paperScore"), typed(paper.score, XSD_DECIMAL)))
@@ -256,18 +266,18 @@ def _map_paper(paper: Paper, owner: str, owner_key: str, minter: IriMinter,
     if paper.byline_complete is not None:
         st.append((x, _skg("bylineComplete"), typed(paper.byline_complete, XSD_BOOLEAN)))
     for org in paper.organisations:
-        o = iri(minter.organization(org))
+        o = _minted(minter.organization(org))
         st += [(x, _s("sourceOrganization"), o), (o, A, _s("Organization")),
                (o, _s("name"), literal(org))]
     if paper.source_feed:
-        feed = iri(minter.source_feed(paper.source_feed))
+        feed = _minted(minter.source_feed(paper.source_feed))
         st += [(x, _s("isPartOf"), feed), (feed, A, _s("Periodical")),
                (feed, _s("name"), literal(paper.source_feed))]
     st += _identifier_triples(p_iri, paper.identifiers)
     # authorship: the owner always, printed names as stated ----------------------
     st += [(x, _s("author"), owner), (x, _foaf("maker"), owner), (owner, _foaf("made"), x)]
     for position, name in enumerate(paper.authors, start=1):
-        a = iri(minter.authorship(p_iri, position, name))
+        a = _minted(minter.authorship(p_iri, position, name))
         st += [
             (x, _skg("authorship"), a),
             (a, A, _skg("Authorship")),
@@ -276,13 +286,11 @@ def _map_paper(paper: Paper, owner: str, owner_key: str, minter: IriMinter,
         ]
         if person_key(name) == owner_key:
             st.append((a, _s("author"), owner))
-        else:
-            m.unresolved.append((a, x, person_key(name)))
 
 
 def _describe_document(doc: SourceDocument, m: MappedDocument,
                        ingested_at: dt.datetime | None) -> list[Triple]:
-    g = iri(m.graph)
+    g = _minted(m.graph)
     out = [
         (g, A, _skg("SourceDocument")),
         (g, A, iri(_PROV + "Entity")),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from kg.detect import read_documents
 from kg.errors import DocumentError
+from kg.ingest import first_snapshot_nquads
 from kg.iris import IriMinter
 from kg.mapper import MappedDocument, map_document
 
@@ -35,7 +36,9 @@ def _map_file(path: Path) -> list[MappedDocument | DocumentError]:
         if isinstance(item, DocumentError):
             out.append(item)
         else:
-            out.append(map_document(item, minter, ingested_at=ingested_at))
+            mapped = map_document(item, minter, ingested_at=ingested_at)
+            mapped.first_snapshot_nquads = first_snapshot_nquads(mapped)
+            out.append(mapped)
     return out
 
 

@@ -70,7 +70,9 @@ def split_lines(text: str) -> list[str]:
     ['a', 'b']
     """
     text = text.removeprefix("\ufeff")
-    lines = _NEWLINE.split(text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     return lines
