@@ -12,6 +12,7 @@ from flask import Flask
 
 from kg.store import KnowledgeStore
 from server.errors import register_error_handlers
+from server.limits import install_limits
 from server.query_service import InProcessQueryService, QueryService
 from server.settings import Settings
 
@@ -55,4 +56,5 @@ def create_app(
     register_error_handlers(app)
     for name in BLUEPRINT_MODULES:
         app.register_blueprint(importlib.import_module(name).bp)
+    install_limits(app, settings)
     return app

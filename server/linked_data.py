@@ -1,7 +1,177 @@
-"""Dereferenceable entity IRIs, the vocabulary and the JSON-LD context."""
+"""Dereferenceable entity IRIs, the vocabulary and the JSON-LD context.
+
+Every IRI minted under ``base_iri`` is served at its path below the entity path
+(``https://w3id.org/scholarkg/id/person/x`` at ``/id/person/x``), whatever host and
+port the server runs on. One URL answers with every representation (see
+docs/decisions/0002-dereferencing.md):
+
+- by ``Accept`` (q-values, wildcards): Turtle, HTML, JSON-LD, N-Triples, RDF/XML,
+  with ``Vary: Accept`` and ``Content-Location`` naming the representation served;
+- by extension: ``/id/person/x.ttl``, ``.html``, ``.jsonld``, ``.nt``, ``.rdf``.
+
+Every answer lists all representations in ``Link: <...>; rel="alternate"``. An IRI
+the merged graph does not mention is a 404; an ``Accept`` no representation meets is
+a 406 listing the offers.
+
+The vocabulary is served at ``/ns`` (Turtle, HTML, JSON-LD, N-Triples; also
+``/ns.ttl`` etc.) and the JSON-LD context at ``/ns/context.jsonld``.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from functools import lru_cache
+from pathlib import Path
+
+from flask import Blueprint, Response
+from flask.blueprints import BlueprintSetupState
+from rdflib import Graph
+
+from kg.iris import IriMinter
+from server import pages
+from server.descriptions import (
+    LocalPaths,
+    describe,
+    description_query,
+    exists_query,
+    local_paths,
+    ontology_dir,
+    serialize_graph,
+    settings,
+)
+from server.dumps import void_graph
+from server.errors import ApiError
+from server.query_service import query_service
+from server.representations import (
+    ENTITY_REPRESENTATIONS,
+    HTML,
+    Representation,
+    alternates,
+    answer,
+    by_extension,
+    choose,
+    install_read_headers,
+    rdf_representation,
+)
 
 bp = Blueprint("linked_data", __name__)
+install_read_headers(bp)
+
+VOCABULARY_REPRESENTATIONS: tuple[Representation, ...] = (
+    rdf_representation("turtle"), HTML, rdf_representation("jsonld"),
+    rdf_representation("ntriples"))
+
+
+# entities ---------------------------------------------------------------------------
+
+
+@bp.record_once
+def _register_entity_routes(state: BlueprintSetupState) -> None:
+    """Serve the entity path of this app's base IRI (known only once settings are)."""
+    app_settings = state.app.config["KG_SETTINGS"]
+    base_path = LocalPaths(app_settings.base_iri, app_settings.entity_path).base_path
+    if base_path is None:
+        return  # a hash base IRI: its entities live in one document, not served here
+    state.add_url_rule(base_path + "<path:rest>", endpoint="entity", view_func=entity)
+
+
+def _dataset_iri() -> str:
+    return IriMinter(settings().base_iri).dataset()
+
+
+def _known(iri: str) -> bool:
+    """True when the merged graph mentions ``iri`` (the dataset IRI always is)."""
+    if iri == _dataset_iri():
+        return True
+    try:
+        query = exists_query(iri)
+    except ValueError:  # not an IRI at all
+        return False
+    return query_service().ask(query)
+
+
+def entity(rest: str) -> Response:
+    """One entity, in the representation asked for by extension or by Accept."""
+    paths = local_paths()
+    iri = paths.iri_for(rest)
+    rep: Representation | None = None
+    if not _known(iri):
+        stem, dot, extension = rest.rpartition(".")
+        rep = by_extension(ENTITY_REPRESENTATIONS, extension) if dot else None
+        if rep is None or not _known(paths.iri_for(stem)):
+            raise ApiError(404, f"nothing is known about <{iri}>")
+        iri = paths.iri_for(stem)
+    negotiated = rep is None
+    if rep is None:
+        rep = choose(ENTITY_REPRESENTATIONS)
+    path = paths.path_of(iri) or ""
+    body = _entity_body(iri, rep, path)
+    return answer(body, rep, path, ENTITY_REPRESENTATIONS, negotiated=negotiated)
+
+
+def _entity_body(iri: str, rep: Representation, path: str) -> str | bytes:
+    links = alternates(path, ENTITY_REPRESENTATIONS)
+    if iri == _dataset_iri():
+        if rep.name == "html":
+            return pages.dataset_html(links)
+        graph = void_graph()
+        graph.parse(data=query_service().construct(description_query(iri), "ntriples"),
+                    format="nt")
+        return serialize_graph(graph, rep.name)
+    if rep.name == "html":
+        return pages.entity_html(iri, links)
+    return describe(iri, rep.name)
+
+
+# the vocabulary ---------------------------------------------------------------------
+
+
+def _vocabulary_file(name: str) -> Path:
+    path = ontology_dir() / name
+    if not path.is_file():
+        raise ApiError(404, f"{path} is missing; set KG_ONTOLOGY_DIR to the ontology folder")
+    return path
+
+
+@lru_cache(maxsize=4)
+def _vocabulary_graph(path: str, mtime_ns: int) -> Graph:
+    return Graph().parse(path, format="turtle")
+
+
+def _vocabulary(rep: Representation, negotiated: bool) -> Response:
+    path = _vocabulary_file("scholarkg.ttl")
+    body: str | bytes
+    if rep.name == "turtle":
+        body = path.read_bytes()
+    else:
+        graph = _vocabulary_graph(str(path), path.stat().st_mtime_ns)
+        if rep.name == "html":
+            body = pages.vocabulary_html(graph, alternates("/ns", VOCABULARY_REPRESENTATIONS))
+        else:
+            copy = Graph()
+            for triple in graph:
+                copy.add(triple)
+            body = serialize_graph(copy, rep.name)
+    return answer(body, rep, "/ns", VOCABULARY_REPRESENTATIONS, negotiated=negotiated)
+
+
+@bp.get("/ns")
+def vocabulary() -> Response:
+    """The scholarkg vocabulary, negotiated."""
+    _vocabulary_file("scholarkg.ttl")  # a missing file is a 404 whatever Accept says
+    return _vocabulary(choose(VOCABULARY_REPRESENTATIONS), negotiated=True)
+
+
+@bp.get("/ns.<extension>")
+def vocabulary_as(extension: str) -> Response:
+    """The vocabulary in the representation named by ``extension``."""
+    rep = by_extension(VOCABULARY_REPRESENTATIONS, extension)
+    if rep is None:
+        raise ApiError(404, f"no representation of the vocabulary has extension .{extension}")
+    return _vocabulary(rep, negotiated=False)
+
+
+@bp.get("/ns/context.jsonld")
+def context() -> Response:
+    """The JSON-LD context of compact scholarkg JSON-LD."""
+    path = _vocabulary_file("context.jsonld")
+    return Response(path.read_bytes(), mimetype="application/ld+json")

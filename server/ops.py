@@ -1,7 +1,115 @@
-"""Operational endpoints: /healthz and Prometheus /metrics."""
+"""Operational endpoints: /healthz and Prometheus /metrics.
+
+Metrics live in a :class:`prometheus_client.CollectorRegistry` per app, so apps built
+in one process (tests) never clash. Under gunicorn each worker process counts its own
+requests; to see the sum over all workers set ``PROMETHEUS_MULTIPROC_DIR`` to an empty,
+writable directory before the server starts: prometheus-client then keeps values in
+files there and /metrics aggregates them (``kg serve`` marks exited workers dead).
+Without it, /metrics shows the worker that happened to answer the scrape.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import os
+import time
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask.sansio.blueprints import BlueprintSetupState
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+
+from server.errors import ApiError
+from server.query_executor import job_runner, run_job
 
 bp = Blueprint("ops", __name__)
+
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class Metrics:
+    """The server's Prometheus metrics."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter("kg_http_requests", "HTTP requests answered, by endpoint "
+                                "and status.", ["endpoint", "status"], registry=r)
+        self.query_seconds = Histogram("kg_query_duration_seconds", "Time from receiving a "
+                                       "SPARQL operation to having its result ready.",
+                                       ["operation"], buckets=_BUCKETS, registry=r)
+        self.timeouts = Counter("kg_query_timeouts", "Queries and updates stopped for "
+                                "overrunning KG_QUERY_TIMEOUT_S.", registry=r)
+        self.capped = Counter("kg_results_capped", "Responses cut to KG_RESULT_CAP rows or "
+                              "triples.", registry=r)
+        self.restarts = Counter("kg_executor_restarts", "Query executor processes killed "
+                                "and replaced.", registry=r)
+        self.busy = Counter("kg_server_busy", "Requests refused because every query "
+                            "executor stayed busy.", registry=r)
+
+    def count_request(self, endpoint: str, status: int) -> None:
+        self.requests.labels(endpoint=endpoint, status=str(status)).inc()
+
+    def on_service_event(self, name: str) -> None:
+        counter = {"timeout": self.timeouts, "restart": self.restarts,
+                   "busy": self.busy}.get(name)
+        if counter is not None:
+            counter.inc()
+
+    def exposition(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+
+def metrics(app: Flask | None = None) -> Metrics:
+    """The app's metrics (``app.extensions["kg_metrics"]``)."""
+    return (app or current_app).extensions["kg_metrics"]  # type: ignore[no-any-return]
+
+
+@bp.record_once
+def _install(state: BlueprintSetupState) -> None:
+    app = state.app
+    m = Metrics()
+    app.extensions["kg_metrics"] = m
+    service: Any = app.extensions.get("kg_query_service")
+    if service is not None and hasattr(service, "on_event"):
+        service.on_event = m.on_service_event
+
+    @app.after_request
+    def _count(response: Response) -> Response:
+        m.count_request(request.endpoint or "unmatched", response.status_code)
+        return response
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    runner = job_runner()
+    started = time.monotonic()
+    body: dict[str, Any] = dict(runner.status())
+    try:
+        run_job(runner, {"op": "ping"},
+                timeout=min(5.0, current_app.config["KG_SETTINGS"].query_timeout_s))
+    except ApiError as exc:
+        if exc.message.startswith("server busy"):
+            body.update(status="ok", store_check="skipped: every executor is busy")
+            return jsonify(body), 200
+        body.update(status="unavailable", error=exc.message)
+        return jsonify(body), 503
+    body.update(status="ok", store_check="ok", generation=runner.generation(),
+                check_ms=round((time.monotonic() - started) * 1000, 1))
+    return jsonify(body), 200
+
+
+@bp.get("/metrics")
+def prometheus_metrics() -> Response:
+    return Response(metrics().exposition(), content_type=CONTENT_TYPE_LATEST)

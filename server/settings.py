@@ -60,6 +60,13 @@ SETTINGS: tuple[Setting, ...] = (
             "refuses every SERVICE clause."),
     Setting("cors_origins", "*", str, "Value of Access-Control-Allow-Origin on read endpoints."),
     Setting("exports_dir", "exports", str, "Directory of the dump files served under /dumps/."),
+    Setting("entity_path", "", str,
+            "Local path the entities of base_iri are served under; empty derives it from "
+            "base_iri: its path, without the first segment on w3id.org and purl.org (their "
+            "redirects drop the namespace name), e.g. /id/ for https://w3id.org/scholarkg/id/."),
+    Setting("ontology_dir", "", str,
+            "Directory holding scholarkg.ttl and context.jsonld, served at /ns and "
+            "/ns/context.jsonld; empty means the ontology/ folder shipped with scholarkg."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -95,6 +102,8 @@ class Settings:
     service_allowlist: str = ""
     cors_origins: str = "*"
     exports_dir: str = "exports"
+    entity_path: str = ""
+    ontology_dir: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod

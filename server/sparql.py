@@ -1,7 +1,296 @@
-"""SPARQL 1.1 Protocol endpoint at /sparql."""
+"""SPARQL 1.1 Protocol endpoint at /sparql (and /sparql/).
+
+- queries: GET ``?query=``, POST form (``query=``), POST ``application/sparql-query``;
+  ``default-graph-uri``/``named-graph-uri`` set the dataset;
+- updates: POST form (``update=``) or ``application/sparql-update``, with the bearer
+  token; ``using-graph-uri``/``using-named-graph-uri`` become USING clauses (400 when
+  the update has its own USING/WITH);
+- GET without a query: the SPARQL Service Description (browsers go to the query page);
+- exactly one operation per request, strict UTF-8, 413/414/415 for oversized or
+  mistyped requests, 405 for other methods;
+- federated SERVICE (and LOAD) only towards KG_SERVICE_ALLOWLIST, checked before
+  anything runs;
+- results as negotiated (:mod:`server.negotiation`), cut at KG_RESULT_CAP with a
+  ``KG-Result-Capped`` header, weak ETags and 304 on GET, gzip, CORS.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import hashlib
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, redirect, request
+from werkzeug.datastructures import MultiDict
+
+from kg.results_io import compact_jsonld
+from kg.store import KnowledgeStore
+from server.compression import gzip_response
+from server.errors import ApiError
+from server.negotiation import Choice, add_vary, negotiate, prefers_html
+from server.ops import metrics
+from server.query_executor import job_runner, jsonld_context, run_job
+from server.request_parsing import check_charset, check_iri, decode_utf8, parse_params
+from server.service_description import description_ntriples
+from server.settings import Settings
+from server.sparql_text import add_using, external_refs, has_dataset_clause, query_form
+from server.write_access import require_write_token
 
 bp = Blueprint("sparql", __name__)
+
+FORM = "application/x-www-form-urlencoded"
+QUERY_TYPE = "application/sparql-query"
+UPDATE_TYPE = "application/sparql-update"
+METHODS = ["GET", "POST", "OPTIONS"]
+DEFAULTS = {"results": "json", "rdf": "turtle"}
+
+
+def _settings() -> Settings:
+    return current_app.config["KG_SETTINGS"]  # type: ignore[no-any-return]
+
+
+def endpoint_iri() -> str:
+    """This endpoint's URL: sd:endpoint and the base IRI of queries and updates."""
+    return request.base_url
+
+
+# reading the request ------------------------------------------------------------
+
+def read_operation() -> tuple[str | None, str | None, MultiDict[str, str]]:
+    """(query, update, parameters) of the request; at most one of query and update."""
+    params = parse_params(request.query_string, "the URL")
+    if "update" in params:
+        raise ApiError(400, "an update must be sent in the body of a POST request "
+                       "(form field update= or Content-Type: application/sparql-update), "
+                       "not in the URL")
+    queries, updates = params.getlist("query"), []
+    if request.method == "POST":
+        mimetype = request.mimetype
+        charset = request.mimetype_params.get("charset")
+        if mimetype == FORM:
+            check_charset(charset, FORM)
+            body = parse_params(request.get_data(), "the request body")
+            queries += body.getlist("query")
+            updates += body.getlist("update")
+            for name, value in body.items(multi=True):
+                if name not in ("query", "update"):
+                    params.add(name, value)
+        elif mimetype in (QUERY_TYPE, UPDATE_TYPE):
+            check_charset(charset, mimetype)
+            text = decode_utf8(request.get_data(), f"the {mimetype} request body")
+            (queries if mimetype == QUERY_TYPE else updates).append(text)
+        else:
+            got = f"Content-Type {mimetype}" if mimetype else "no Content-Type"
+            raise ApiError(415, f"a SPARQL POST request needs Content-Type {FORM}, "
+                           f"{QUERY_TYPE} or {UPDATE_TYPE}; got {got}")
+    if queries and updates:
+        raise ApiError(400, "a request holds either a query or an update, not both")
+    if len(queries) > 1 or len(updates) > 1:
+        what = "query" if len(queries) > 1 else "update"
+        raise ApiError(400, f"exactly one {what} per request; got "
+                       f"{max(len(queries), len(updates))}")
+    return (queries[0] if queries else None), (updates[0] if updates else None), params
+
+
+def _check_size(text: str, what: str) -> None:
+    size = len(text.encode("utf-8"))
+    limit = _settings().max_query_bytes
+    if size > limit:
+        raise ApiError(413, f"the {what} is {size} bytes; KG_MAX_QUERY_BYTES allows {limit}")
+
+
+def refuse_external(text: str, settings: Settings) -> None:
+    """400 for SERVICE clauses (and LOAD) whose endpoint is not in the allowlist."""
+    allowed = settings.allowed_services
+    for ref in external_refs(text, endpoint_iri()):
+        if ref.variable is not None:
+            raise ApiError(400, f"{ref.keyword} ?{ref.variable} is refused: a variable "
+                           "endpoint cannot be checked against KG_SERVICE_ALLOWLIST")
+        if ref.endpoint is None:
+            raise ApiError(400, f"{ref.keyword} is refused: its endpoint IRI could not be "
+                           "read, so it cannot be checked against KG_SERVICE_ALLOWLIST")
+        if ref.endpoint not in allowed:
+            why = ("this server calls no other endpoints (KG_SERVICE_ALLOWLIST is empty)"
+                   if not allowed else "it is not listed in KG_SERVICE_ALLOWLIST")
+            raise ApiError(400, f"{ref.keyword} <{ref.endpoint}> is refused: {why}")
+
+
+def _graphs(params: MultiDict[str, str], name: str) -> list[str]:
+    return [check_iri(value, name) for value in params.getlist(name)]
+
+
+# the route ------------------------------------------------------------------------
+
+@bp.route("/sparql", methods=METHODS)
+@bp.route("/sparql/", methods=METHODS)
+def endpoint() -> Any:
+    if request.method == "OPTIONS":
+        return Response(status=204, headers={
+            "Allow": ", ".join(METHODS),
+            "Access-Control-Allow-Methods": ", ".join(METHODS),
+            "Access-Control-Allow-Headers": "Content-Type, Authorization, Accept",
+            "Access-Control-Max-Age": "86400"})
+    query, update, params = read_operation()
+    if update is not None:
+        return answer_update(update, params)
+    if query is not None:
+        return answer_query(query, params)
+    if request.method == "POST":
+        raise ApiError(400, "the request holds no query or update")
+    return answer_description(params)
+
+
+@bp.after_request
+def _finish(response: Response) -> Response:
+    add_vary(response, "Accept")
+    origins = _settings().cors_origins.strip()
+    if origins:
+        allowed = [o.strip() for o in origins.split(",") if o.strip()]
+        origin = request.headers.get("Origin")
+        if "*" in allowed:
+            response.headers["Access-Control-Allow-Origin"] = "*"
+        elif origin and origin in allowed:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            add_vary(response, "Origin")
+        response.headers["Access-Control-Expose-Headers"] = (
+            "KG-Result-Capped, KG-Result-Count, ETag")
+    return gzip_response(response)
+
+
+# queries -------------------------------------------------------------------------
+
+def _choices(form: str | None, fmt_param: str | None) -> tuple[dict[str, Choice | None],
+                                                                 dict[str, str]]:
+    """Negotiated formats per result kind; 406 at once when the query's kind is known."""
+    kinds = (["results"] if form in ("select", "ask") else
+             ["rdf"] if form in ("construct", "describe") else ["results", "rdf"])
+    choices: dict[str, Choice | None] = {"results": None, "rdf": None}
+    refusals: dict[str, str] = {}
+    for kind in kinds:
+        try:
+            choices[kind] = negotiate(request, kind, default=DEFAULTS[kind], param=fmt_param)
+        except ApiError as exc:
+            if len(kinds) == 1 or exc.status != 406:
+                raise
+            refusals[kind] = exc.message
+    return choices, refusals
+
+
+def _etag(*parts: Any) -> str:
+    return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()[:32]
+
+
+def answer_query(text: str, params: MultiDict[str, str]) -> Response:
+    settings = _settings()
+    _check_size(text, "query")
+    refuse_external(text, settings)
+    if params.getlist("using-graph-uri") or params.getlist("using-named-graph-uri"):
+        raise ApiError(400, "using-graph-uri and using-named-graph-uri apply to updates; "
+                       "queries take default-graph-uri and named-graph-uri")
+    default_graphs = _graphs(params, "default-graph-uri")
+    named_graphs = _graphs(params, "named-graph-uri")
+    form = query_form(text)
+    fmt_param = params.get("format")
+    if (request.method == "GET" and not fmt_param
+            and prefers_html(request, "rdf" if form in ("construct", "describe") else "results")):
+        return redirect("/?" + urlencode({"query": text}), 303)  # type: ignore[return-value]
+    choices, refusals = _choices(form, fmt_param)
+    runner = job_runner()
+    etag = None
+    if request.method in ("GET", "HEAD"):
+        etag = _etag(text, default_graphs, named_graphs, settings.result_cap,
+                     {k: c.media_type if c else None for k, c in choices.items()},
+                     runner.generation())
+        if request.if_none_match.contains_weak(etag):
+            response = Response(status=304)
+            response.set_etag(etag, weak=True)
+            return response
+    job = {"op": "query", "sparql": text, "base_iri": endpoint_iri(),
+           "default_graphs": default_graphs or None, "named_graphs": named_graphs or None,
+           "results_format": choices["results"].format.name if choices["results"] else None,
+           "rdf_format": choices["rdf"].format.name if choices["rdf"] else None,
+           "not_acceptable": {"select": refusals.get("results"), "ask": refusals.get("results"),
+                              "graph": refusals.get("rdf")},
+           "cap": settings.result_cap, "ontology_dir": settings.ontology_dir}
+    started = time.monotonic()
+    stream = runner.start_job(job)
+    try:
+        head = stream.head
+        metrics().query_seconds.labels(operation="query").observe(time.monotonic() - started)
+        choice = choices["rdf" if head["kind"] == "graph" else "results"]
+        assert choice is not None  # the executor refused kinds without a format
+        headers = {}
+        if head["count"] is not None:
+            headers["KG-Result-Count"] = str(head["count"])
+        if head["capped"]:
+            headers["KG-Result-Capped"] = str(settings.result_cap)
+            metrics().capped.inc()
+        # the stream is the body (spooled); the server closes it, even if never read
+        response = Response(stream, status=200, content_type=choice.content_type,
+                            headers=headers)
+    except BaseException:
+        stream.close()
+        raise
+    if etag is not None:
+        response.set_etag(etag, weak=True)
+    return response
+
+
+# updates ------------------------------------------------------------------------
+
+def answer_update(text: str, params: MultiDict[str, str]) -> Response:
+    settings = _settings()
+    require_write_token(settings, "SPARQL updates")
+    _check_size(text, "update")
+    if params.getlist("default-graph-uri") or params.getlist("named-graph-uri"):
+        raise ApiError(400, "default-graph-uri and named-graph-uri apply to queries; "
+                       "updates take using-graph-uri and using-named-graph-uri")
+    using = _graphs(params, "using-graph-uri")
+    using_named = _graphs(params, "using-named-graph-uri")
+    if (using or using_named) and has_dataset_clause(text):
+        raise ApiError(400, "the update names its dataset with USING or WITH, so "
+                       "using-graph-uri/using-named-graph-uri cannot also be given")
+    refuse_external(text, settings)
+    started = time.monotonic()
+    run_job(job_runner(), {"op": "update", "sparql": add_using(text, using, using_named),
+                           "base_iri": endpoint_iri()})
+    metrics().query_seconds.labels(operation="update").observe(time.monotonic() - started)
+    return Response(status=204)
+
+
+# service description ------------------------------------------------------------
+
+def _stats() -> dict[str, int] | None:
+    runner = job_runner()
+    generation = runner.generation()
+    cached = current_app.extensions.get("kg_sd_stats")
+    if cached is not None and cached[0] == generation:
+        return cached[1]  # type: ignore[no-any-return]
+    try:
+        stats = run_job(runner, {"op": "stats"}, timeout=min(5.0, _settings().query_timeout_s))
+    except ApiError:
+        return None
+    current_app.extensions["kg_sd_stats"] = (generation, stats)
+    return stats
+
+
+def serialize_ntriples(text: str, format_name: str, ontology_dir: str = "") -> bytes:
+    """N-Triples re-serialised in a registered RDF format (compact JSON-LD when possible)."""
+    store = KnowledgeStore.open(None)
+    store.load_graph(text.encode("utf-8"), "ntriples", None, replace=False)
+    data = store.dump_graph(None, format_name)
+    if format_name == "jsonld":
+        data = compact_jsonld(data, jsonld_context(ontology_dir))
+    return data
+
+
+def answer_description(params: MultiDict[str, str]) -> Response:
+    fmt_param = params.get("format")
+    if not fmt_param and prefers_html(request, "rdf"):
+        return redirect("/", 303)  # type: ignore[return-value]
+    choice = negotiate(request, "rdf", default="turtle", param=fmt_param)
+    settings = _settings()
+    text = description_ntriples(endpoint_iri(), settings, _stats())
+    body = serialize_ntriples(text, choice.format.name, settings.ontology_dir)
+    return Response(body, status=200, content_type=choice.content_type)

@@ -1,0 +1,566 @@
+"""Queries run in executor processes that are killed when they overrun.
+
+Execution model
+---------------
+Each WSGI worker owns a :class:`ProcessPoolQueryService`: a few executor processes
+(``multiprocessing``, *spawn* context), each with the store open. A request
+
+1. acquires an idle executor, waiting at most ``KG_QUERY_TIMEOUT_S`` (else 503 "server
+   busy"),
+2. sends it a job and waits for the first message with a deadline of
+   ``KG_QUERY_TIMEOUT_S``. The executor evaluates the query completely (up to the
+   result cap), serialises it, and only then sends a head message (result kind, count,
+   whether it was capped) followed by the body in chunks.
+3. moves the body across the pipe into a spool file (memory, then disk), still under
+   the same deadline, and releases the executor; only then does the response start.
+
+So the deadline covers evaluation, serialisation and transfer: a query that overruns
+at any point is answered 503 ("query took longer than KG_QUERY_TIMEOUT_S (30 s) and
+was stopped"), its executor is killed with SIGKILL and replaced, and no 200 with an
+empty or cut body is ever sent (nothing has been sent when the deadline can fire). A
+slow client then costs a request thread and a spool file, never an executor. Other
+requests keep being served meanwhile: a runaway query holds one executor, not the
+WSGI worker.
+
+Read-only and update mode
+-------------------------
+Without ``KG_UPDATE_TOKEN`` the store is opened read-only by ``KG_QUERY_WORKERS``
+executors per WSGI worker (RocksDB allows many read-only processes). With a token the
+store must be opened read-write by exactly one process in the whole server (opening it
+read-only while another process has it read-write is undefined behaviour), so there
+is a single read-write executor that runs queries and updates, and
+:func:`server.run.serve` forces one WSGI worker. Killing that executor on a timeout is
+safe (updates are RocksDB transactions); it is restarted.
+
+Routes use :func:`job_runner`, which also wraps an
+:class:`~server.query_service.InProcessQueryService` (tests, development) in the same
+interface, without time limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import multiprocessing
+import os
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+
+from kg.errors import KgError, StoreError
+from kg.results_io import CONTEXT_PATH, compact_jsonld, load_context, write_boolean, write_results
+from kg.store import DataSyntaxError, KnowledgeStore, QuerySyntaxError
+from server.errors import ApiError
+from server.query_service import InProcessQueryService, Row
+from server.settings import Settings
+
+#: a job sent to an executor: {"op": ..., ...} (plain data, so it pickles)
+Job = dict[str, Any]
+#: ("head", dict) ("data", bytes) ("end", None) ("error", (status, message))
+Message = tuple[str, Any]
+
+WRITE_OPS = frozenset({"update", "graph_load", "graph_delete"})
+_STARTUP_TIMEOUT_S = 60.0
+_SPOOL_IN_MEMORY = 4 * 1024 * 1024  # bigger bodies wait on disk for their client
+_CHUNK = 64 * 1024
+
+
+# ---------------------------------------------------------------------------
+# running one job against a store (in an executor process, or in-process)
+# ---------------------------------------------------------------------------
+
+def jsonld_context(ontology_dir: str) -> dict[str, Any] | None:
+    path = Path(ontology_dir) / "context.jsonld" if ontology_dir else CONTEXT_PATH
+    return load_context(path)
+
+
+def _query(store: KnowledgeStore, job: Job) -> Iterator[Message]:
+    result = store.query(job["sparql"], default_graph_uris=job.get("default_graphs"),
+                         named_graph_uris=job.get("named_graphs"), base_iri=job.get("base_iri"))
+    cap = int(job.get("cap") or 0)
+    kind = result.kind
+    fmt = job["rdf_format"] if kind == "graph" else job["results_format"]
+    if fmt is None:
+        yield "error", (406, job["not_acceptable"][kind])
+        return
+    head: dict[str, Any] = {"kind": kind, "format": fmt, "capped": False, "count": None}
+    if kind == "select":
+        rows = list(itertools.islice(result.rows(), cap + 1) if cap else result.rows())
+        if cap and len(rows) > cap:
+            rows, head["capped"] = rows[:cap], True
+        head["count"] = len(rows)
+        chunks = list(write_results(result.variables, rows, fmt))
+    elif kind == "ask":
+        chunks = list(write_boolean(result.boolean, fmt))
+    else:
+        cut, head["count"], head["capped"] = result.capped(cap)
+        chunks = list(cut.serialize(fmt))
+        if fmt == "jsonld":
+            context = jsonld_context(job.get("ontology_dir", ""))
+            chunks = [compact_jsonld(b"".join(chunks), context)]
+    yield "head", head
+    for chunk in chunks:
+        yield "data", chunk
+
+
+def _run(store: KnowledgeStore, job: Job) -> Iterator[Message]:
+    op = job["op"]
+    if op == "query":
+        yield from _query(store, job)
+    elif op == "update":
+        store.update(job["sparql"], base_iri=job.get("base_iri"))
+        yield "head", {}
+    elif op == "graph_exists":
+        yield "head", {"exists": store.has_graph(job["graph"])}
+    elif op == "graph_get":
+        if not store.has_graph(job["graph"]):
+            yield "error", (404, f"no graph <{job['graph']}> in the store")
+            return
+        data = store.dump_graph(job["graph"], job["format"])
+        if job["format"] == "jsonld":
+            data = compact_jsonld(data, jsonld_context(job.get("ontology_dir", "")))
+        yield "head", {}
+        yield "data", data
+    elif op == "graph_load":
+        existed = store.has_graph(job["graph"])
+        # one transaction per part (multipart POST): the first part replaces on PUT
+        for i, (data, fmt) in enumerate(job["parts"] or [(b"", "ntriples")]):
+            store.load_graph(data, fmt, job["graph"], replace=job["replace"] and i == 0,
+                             base_iri=job.get("base_iri"))
+        yield "head", {"created": not existed}
+    elif op == "graph_delete":
+        yield "head", {"existed": store.drop_graph(job["graph"])}
+    elif op == "stats":
+        yield "head", {"triples": store.count_quads(all_graphs=True),
+                       "default_triples": store.count_quads(None)}
+    elif op == "ping":
+        yield "head", {"ok": store.query("ASK {}").boolean}
+    elif op == "rows":
+        yield "head", {"rows": list(store.query(job["sparql"]).rows())}
+    elif op == "ask":
+        yield "head", {"value": store.query(job["sparql"]).boolean}
+    elif op == "construct":
+        data = b"".join(store.query(job["sparql"]).serialize(job["format"]))
+        yield "head", {}
+        yield "data", data
+    else:
+        yield "error", (500, f"unknown executor job {op!r}")
+
+
+def execute(store: KnowledgeStore, job: Job) -> Iterator[Message]:
+    """Run one job; every failure becomes a final ("error", (status, message)) message.
+
+    >>> store = KnowledgeStore.open(None)
+    >>> list(execute(store, {"op": "update", "sparql": "INSERT DATA { <http://a> <http://b> 1 }"}))
+    [('head', {}), ('end', None)]
+    >>> job = {"op": "query", "sparql": "SELECT ?o { ?s ?p ?o }", "results_format": "csv",
+    ...        "rdf_format": None, "cap": 0}
+    >>> list(execute(store, job))[1:]
+    [('data', b'o\\r\\n1\\r\\n'), ('end', None)]
+    >>> list(execute(store, {"op": "query", "sparql": "ASK {"}))[0][1][0]
+    400
+    """
+    try:
+        for message in _run(store, job):
+            yield message
+            if message[0] == "error":
+                return
+    except QuerySyntaxError as exc:
+        yield "error", (400, f"the {_what(job)} is not valid SPARQL: {exc}")
+        return
+    except DataSyntaxError as exc:
+        yield "error", (400, f"the request body does not parse as RDF: {exc}")
+        return
+    except StoreError as exc:
+        yield "error", (500, str(exc))
+        return
+    except KgError as exc:
+        yield "error", (400, str(exc))
+        return
+    except (ValueError, RuntimeError, SyntaxError) as exc:
+        # pyoxigraph reports evaluation errors (e.g. an unbound SERVICE variable) this way
+        yield "error", (400, f"the {_what(job)} failed: {exc}")
+        return
+    except OSError as exc:
+        yield "error", (500, f"the store failed: {exc}")
+        return
+    except Exception as exc:  # noqa: BLE001 - an executor must survive any job
+        yield "error", (500, f"internal error in the query executor: {type(exc).__name__}: "
+                        f"{exc}")
+        return
+    yield "end", None
+
+
+def _what(job: Job) -> str:
+    return "update" if job["op"] == "update" else "query"
+
+
+def executor_main(conn: Connection, store_path: str, read_only: bool) -> None:
+    """Body of an executor process: open the store, then run jobs until EOF."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the WSGI worker decides when we stop
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        store = KnowledgeStore.open(store_path, read_only=read_only)
+    except KgError as exc:
+        conn.send(("error", (503, f"the store cannot be opened: {exc}")))
+        return
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            break
+        if job is None:
+            break
+        try:
+            for message in execute(store, job):
+                conn.send(message)
+        except (BrokenPipeError, OSError):
+            break
+    if not read_only:
+        store.flush()
+
+
+# ---------------------------------------------------------------------------
+# streams handed to routes
+# ---------------------------------------------------------------------------
+
+class JobStream:
+    """The outcome of a job: ``head`` (a dict) and the body chunks (iterate once).
+
+    The executor is already free; close the stream when done to drop its spool file
+    (routes hand it to the response, which closes it).
+    """
+
+    def __init__(self, head: dict[str, Any], chunks: Iterator[bytes],
+                 on_close: Callable[[], None] | None = None) -> None:
+        self.head = head
+        self._chunks = chunks
+        self._on_close = on_close
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._chunks
+
+    def read(self) -> bytes:
+        try:
+            return b"".join(self._chunks)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._on_close is not None:
+            on_close, self._on_close = self._on_close, None
+            on_close()
+
+
+def _raise_error(payload: tuple[int, str], headers: dict[str, str] | None = None) -> None:
+    status, message = payload
+    raise ApiError(status, message, headers=headers)
+
+
+def _data(messages: Iterator[Message]) -> Iterator[bytes]:
+    for kind, payload in messages:
+        if kind == "data":
+            yield payload
+        elif kind == "error":
+            _raise_error(payload)
+
+
+class InProcessRunner:
+    """Runs jobs in the calling thread on one store (no time limit)."""
+
+    def __init__(self, store: KnowledgeStore) -> None:
+        self.store = store
+        self._updates = 0
+
+    def start_job(self, job: Job, *, timeout: float | None = None) -> JobStream:
+        messages = execute(self.store, job)
+        kind, payload = next(messages)
+        if kind == "error":
+            _raise_error(payload)
+        if job["op"] in WRITE_OPS:
+            self._updates += 1
+        return JobStream(payload, _data(messages))
+
+    def generation(self) -> str:
+        return f"mem{id(self.store):x}.{self._updates}"
+
+    def status(self) -> dict[str, Any]:
+        return {"mode": "in-process", "store": str(self.store.path or ":memory:")}
+
+
+# ---------------------------------------------------------------------------
+# the process pool
+# ---------------------------------------------------------------------------
+
+class _Executor:
+    def __init__(self, ctx: Any, store_path: str, read_only: bool) -> None:
+        parent, child = ctx.Pipe(duplex=True)
+        self.proc = ctx.Process(target=executor_main, args=(child, store_path, read_only),
+                                name="kg-query-executor", daemon=True)
+        self.proc.start()
+        child.close()
+        self.conn: Connection = parent
+        self.ready = False
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(timeout=5)
+        self.conn.close()
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        self.proc.join(timeout=2)
+        self.kill()
+
+
+class ProcessPoolQueryService:
+    """The :class:`~server.query_service.QueryService` of a served store.
+
+    Executors start on first use (after the WSGI worker has forked) or on :meth:`start`.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.read_only = not settings.updates_enabled
+        self.size = max(1, settings.query_workers) if self.read_only else 1
+        self.timeout = settings.query_timeout_s
+        self._ctx = multiprocessing.get_context("spawn")
+        self._cond = threading.Condition()
+        self._idle: list[_Executor] = []
+        self._busy: set[_Executor] = set()
+        self._started = False
+        self._closed = False
+        self._updates = 0
+        self._fingerprint: str | None = None
+        self.restarts = 0
+        #: called with "timeout", "restart" or "busy" (metrics)
+        self.on_event: Callable[[str], None] | None = None
+
+    # lifecycle -----------------------------------------------------------
+    def start(self) -> None:
+        with self._cond:
+            if self._closed:
+                raise ApiError(503, "the server is shutting down")
+            if not self._started:
+                self.generation()
+                self._idle = [self._spawn() for _ in range(self.size)]
+                self._started = True
+
+    def _spawn(self) -> _Executor:
+        return _Executor(self._ctx, self.settings.store, self.read_only)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            executors = list(self._idle) + list(self._busy)
+            self._idle, self._busy = [], set()
+            self._cond.notify_all()
+        for ex in executors:
+            ex.stop()
+
+    def _event(self, name: str) -> None:
+        if self.on_event is not None:
+            self.on_event(name)
+
+    # acquiring -------------------------------------------------------------
+    def _acquire(self, deadline: float, limit: float) -> _Executor:
+        self.start()
+        with self._cond:
+            while not self._idle:
+                remaining = deadline - time.monotonic()
+                if self._closed:
+                    raise ApiError(503, "the server is shutting down")
+                if remaining <= 0:
+                    self._event("busy")
+                    raise ApiError(
+                        503, f"server busy: all {self.size} query executors stayed busy for "
+                        f"{limit:g} s (KG_QUERY_TIMEOUT_S, KG_QUERY_WORKERS); try again later",
+                        headers={"Retry-After": "5"})
+                self._cond.wait(remaining)
+            ex = self._idle.pop()
+            if ex.proc.exitcode is not None:  # died while idle (e.g. killed by the OOM killer)
+                ex.kill()
+                ex = self._spawn()
+                self.restarts += 1
+                self._event("restart")
+            self._busy.add(ex)
+            return ex
+
+    def _release(self, ex: _Executor) -> None:
+        with self._cond:
+            self._busy.discard(ex)
+            if self._closed:
+                ex.stop()
+                return
+            self._idle.append(ex)
+            self._cond.notify()
+
+    def _replace(self, ex: _Executor) -> None:
+        ex.kill()
+        with self._cond:
+            self._busy.discard(ex)
+            self.restarts += 1
+            if not self._closed:
+                self._idle.append(self._spawn())
+                self._cond.notify()
+        self._event("restart")
+
+    def _receive(self, ex: _Executor, deadline: float) -> Message | None:
+        """The executor's next message, or None when the deadline passed."""
+        if not ex.conn.poll(max(0.0, deadline - time.monotonic())):
+            return None
+        try:
+            message: Message = ex.conn.recv()
+        except (EOFError, OSError):
+            code = ex.proc.exitcode
+            self._replace(ex)
+            raise ApiError(500, f"the query executor stopped unexpectedly (exit code {code}); "
+                           "it has been restarted") from None
+        return message
+
+    def _ensure_ready(self, ex: _Executor) -> None:
+        if ex.ready:
+            return
+        message = self._receive(ex, time.monotonic() + max(_STARTUP_TIMEOUT_S, self.timeout))
+        if message is None or message[0] != "ready":
+            self._replace(ex)
+            if message is not None and message[0] == "error":
+                _raise_error(message[1])
+            raise ApiError(503, "the query executor did not start in time")
+        ex.ready = True
+
+    # jobs ------------------------------------------------------------------
+    def start_job(self, job: Job, *, timeout: float | None = None) -> JobStream:
+        """Run a job; returns once the executor has finished evaluating it."""
+        limit = self.timeout if timeout is None else timeout
+        ex = self._acquire(time.monotonic() + limit, limit)
+        try:
+            self._ensure_ready(ex)
+            deadline = time.monotonic() + limit
+            ex.conn.send(job)
+            message = self._receive(ex, deadline)
+        except ApiError:
+            raise
+        except OSError as exc:
+            self._replace(ex)
+            raise ApiError(503, "the query executor stopped unexpectedly and was restarted; "
+                           "try again") from exc
+        except BaseException:
+            self._replace(ex)
+            raise
+        if message is None:
+            self._replace(ex)
+            self._event("timeout")
+            what = "update" if job["op"] in WRITE_OPS else "query"
+            raise ApiError(503, f"{what} took longer than KG_QUERY_TIMEOUT_S ({limit:g} s) "
+                           "and was stopped")
+        kind, payload = message
+        if kind == "error":
+            self._release(ex)
+            _raise_error(payload)
+        if job["op"] in WRITE_OPS:
+            with self._cond:
+                self._updates += 1
+        return JobStream(payload, *self._collect_body(ex, deadline, limit))
+
+    def _collect_body(self, ex: _Executor, deadline: float, limit: float,
+                      ) -> tuple[Iterator[bytes], Callable[[], None]]:
+        """Move the body from the executor into a spool file, within the deadline.
+
+        The executor is free again as soon as the body is across the pipe: a slow client
+        costs a request thread and a temporary file, never an executor. And a deadline
+        passing here is still answered with a clean 503, as nothing has been sent yet.
+        """
+        spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
+        try:
+            while True:
+                msg = self._receive(ex, deadline)
+                if msg is None:
+                    self._replace(ex)
+                    self._event("timeout")
+                    raise ApiError(503, "query results took longer than KG_QUERY_TIMEOUT_S "
+                                   f"({limit:g} s) to produce and were not sent")
+                if msg[0] == "data":
+                    spool.write(msg[1])
+                    continue
+                self._release(ex)
+                if msg[0] == "error":
+                    _raise_error(msg[1])
+                break
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        return iter(lambda: spool.read(_CHUNK), b""), spool.close
+
+    # status --------------------------------------------------------------------
+    def generation(self) -> str:
+        """Changes whenever the served data may have changed (ETags)."""
+        if self._fingerprint is None:
+            digest = hashlib.sha256(os.fsencode(os.path.abspath(self.settings.store)))
+            try:
+                for entry in sorted(os.scandir(self.settings.store), key=lambda e: e.name):
+                    if entry.is_file() and not entry.name.startswith("LOG"):
+                        st = entry.stat()
+                        digest.update(f"{entry.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+            except OSError:
+                pass
+            self._fingerprint = digest.hexdigest()[:16]
+        return f"{self._fingerprint}.{self._updates}"
+
+    def status(self) -> dict[str, Any]:
+        with self._cond:
+            return {"mode": "read-only" if self.read_only else "read-write",
+                    "store": self.settings.store, "executors": self.size,
+                    "busy": len(self._busy), "restarts": self.restarts}
+
+    # the QueryService protocol ----------------------------------------------------
+    def select(self, sparql: str, *, timeout: float | None = None) -> list[Row]:
+        rows: list[Row] = run_job(self, {"op": "rows", "sparql": sparql},
+                                  timeout=timeout)["rows"]
+        return rows
+
+    def ask(self, sparql: str, *, timeout: float | None = None) -> bool:
+        return bool(run_job(self, {"op": "ask", "sparql": sparql}, timeout=timeout)["value"])
+
+    def construct(self, sparql: str, format_name: str, *, timeout: float | None = None) -> bytes:
+        job = {"op": "construct", "sparql": sparql, "format": format_name}
+        return self.start_job(job, timeout=timeout).read()
+
+
+Runner = ProcessPoolQueryService | InProcessRunner
+
+
+def run_job(runner: Runner, job: Job, *, timeout: float | None = None) -> dict[str, Any]:
+    """Run a job whose answer is its head (writes, checks), releasing the executor."""
+    stream = runner.start_job(job, timeout=timeout)
+    stream.read()
+    return stream.head
+
+
+def job_runner(app: Flask | None = None) -> Runner:
+    """What routes run jobs on: the process pool, or an in-process runner for tests."""
+    app = app or current_app
+    runner = app.extensions.get("kg_job_runner")
+    if runner is None:
+        service = app.extensions["kg_query_service"]
+        if isinstance(service, ProcessPoolQueryService):
+            runner = service
+        elif isinstance(service, InProcessQueryService):
+            runner = InProcessRunner(service.store)
+        else:
+            raise StoreError("the query service cannot run protocol jobs")
+        app.extensions["kg_job_runner"] = runner
+    return runner  # type: ignore[no-any-return]

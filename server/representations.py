@@ -1,0 +1,174 @@
+"""How the read-only, human- and linked-data-facing routes answer.
+
+- :func:`negotiate`: the best of a route's offered media types for the request's
+  ``Accept`` header (q-values, wildcards; a missing header means ``*/*``), or a 406
+  :class:`~server.errors.ApiError` that lists the offers.
+- :class:`Representation` and :func:`choose`: one resource written as HTML or a
+  registered RDF format, picked by ``Accept``; :func:`answer` adds ``Link`` headers
+  to every alternative and, when negotiated, ``Vary: Accept`` and ``Content-Location``.
+- :func:`install_read_headers`: on a blueprint, adds CORS headers to GET/HEAD/OPTIONS
+  answers, and an ETag (a hash of the body) with ``304 Not Modified`` on a matching
+  ``If-None-Match`` to complete 200 answers that carry none yet.
+
+>>> from flask import Flask
+>>> app = Flask(__name__)
+>>> with app.test_request_context(headers={"Accept": "text/html;q=0.5, text/turtle"}):
+...     negotiate(["text/html", "text/turtle"])
+'text/turtle'
+>>> with app.test_request_context():
+...     negotiate(["text/turtle", "text/html"])
+'text/turtle'
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, current_app, request
+
+from kg.formats import RDF_FORMATS
+from server.errors import ApiError
+
+#: request headers a browser may send cross-origin to the read endpoints
+_ALLOWED_REQUEST_HEADERS = "Accept, Accept-Language, Range, If-None-Match, If-Modified-Since"
+#: response headers scripts on other origins may read
+_EXPOSED_HEADERS = "Content-Location, Link, ETag, Content-Length, Content-Range, Last-Modified"
+_READ_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def negotiate(offers: Sequence[str]) -> str:
+    """The offer the request prefers; ties go to the earlier offer (server preference).
+
+    Raises a 406 :class:`ApiError` naming every offer when none is acceptable.
+    """
+    accept = request.accept_mimetypes
+    if not accept:  # no Accept header: anything goes
+        return offers[0]
+    best = accept.best_match(offers)
+    if best is None:
+        raise ApiError(
+            406,
+            f"no representation matches Accept: {request.headers.get('Accept', '')}; "
+            f"available: {', '.join(offers)}",
+        )
+    return best
+
+
+@dataclass(frozen=True)
+class Representation:
+    """One way to write a resource: HTML or a registered RDF format."""
+
+    name: str
+    extension: str
+    media_types: tuple[str, ...]
+    label: str
+
+    @property
+    def media_type(self) -> str:
+        return self.media_types[0]
+
+
+def rdf_representation(name: str) -> Representation:
+    """The representation of a format of :data:`kg.formats.RDF_FORMATS`."""
+    fmt = RDF_FORMATS[name]
+    return Representation(fmt.name, fmt.extension, fmt.media_types, fmt.label)
+
+
+HTML = Representation("html", "html", ("text/html", "application/xhtml+xml"), "HTML")
+#: an entity's representations in server preference order: ``*/*`` gets Turtle
+ENTITY_REPRESENTATIONS: tuple[Representation, ...] = (
+    rdf_representation("turtle"), HTML, rdf_representation("jsonld"),
+    rdf_representation("ntriples"), rdf_representation("rdfxml"))
+
+
+def _offers(reps: Sequence[Representation]) -> dict[str, Representation]:
+    """Media type -> representation: canonical types first (in preference order), then aliases."""
+    offers: dict[str, Representation] = {r.media_type: r for r in reps}
+    for rep in reps:
+        for media_type in rep.media_types[1:]:
+            offers.setdefault(media_type, rep)
+    return offers
+
+
+def by_extension(reps: Sequence[Representation], extension: str) -> Representation | None:
+    """The representation written at ``<path>.<extension>``, if any."""
+    return next((r for r in reps if r.extension == extension), None)
+
+
+def choose(reps: Sequence[Representation]) -> Representation:
+    """The representation the request's Accept header prefers (406 when none)."""
+    offers = _offers(reps)
+    return offers[negotiate(list(offers))]
+
+
+def alternates(path: str, reps: Sequence[Representation]) -> list[dict[str, str]]:
+    """Every representation of the resource at ``path`` as a link (href, type, label)."""
+    return [{"href": f"{path}.{r.extension}", "media_type": r.media_type, "label": r.label,
+             "extension": r.extension} for r in reps]
+
+
+def answer(body: str | bytes, rep: Representation, path: str,
+           reps: Sequence[Representation], *, negotiated: bool,
+           alternate_paths: bool = True) -> Response:
+    """A 200 with ``rep``'s media type and Link headers to ``path``'s other representations.
+
+    ``alternate_paths`` False: the alternatives have no URLs of their own (only Accept).
+    """
+    response = Response(body, mimetype=rep.media_type)
+    links = [f'<{path}>; rel="canonical"']
+    if alternate_paths:
+        links += [f'<{a["href"]}>; rel="alternate"; type="{a["media_type"]}"'
+                  for a in alternates(path, reps)]
+    response.headers["Link"] = ", ".join(links)
+    if negotiated:
+        response.vary.add("Accept")
+        if alternate_paths:
+            response.headers["Content-Location"] = f"{path}.{rep.extension}"
+    return response
+
+
+def _cors_origin() -> str:
+    return str(current_app.config["KG_SETTINGS"].cors_origins)
+
+
+def add_cors_headers(response: Response) -> Response:
+    """CORS for a read endpoint: allow the configured origins, answer preflights."""
+    if request.method not in _READ_METHODS:
+        return response
+    origin = _cors_origin()
+    if not origin:
+        return response
+    response.headers["Access-Control-Allow-Origin"] = origin
+    if origin != "*":
+        response.vary.add("Origin")
+    response.headers["Access-Control-Expose-Headers"] = _EXPOSED_HEADERS
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = ", ".join(_READ_METHODS)
+        response.headers["Access-Control-Allow-Headers"] = _ALLOWED_REQUEST_HEADERS
+        response.headers["Access-Control-Max-Age"] = "86400"
+    return response
+
+
+def add_body_etag(response: Response) -> Response:
+    """A strong ETag from the body's SHA-256, and 304 when the client already has it."""
+    if (
+        request.method not in ("GET", "HEAD")
+        or response.status_code != 200
+        or response.direct_passthrough  # streamed files bring their own validators
+        or "ETag" in response.headers
+    ):
+        return response
+    digest = hashlib.sha256(response.get_data()).hexdigest()[:32]
+    response.set_etag(digest)
+    response.make_conditional(request)  # 304 in place when If-None-Match matches
+    return response
+
+
+def install_read_headers(bp: Blueprint) -> None:
+    """Give every answer of ``bp`` CORS headers and body ETags."""
+
+    @bp.after_request
+    def _read_headers(response: Response) -> Response:
+        return add_cors_headers(add_body_etag(response))

@@ -1,0 +1,71 @@
+"""Strict reading of request parameters and bodies: UTF-8 or a 400 that says where.
+
+werkzeug decodes parameters leniently (invalid bytes become U+FFFD); the SPARQL
+protocol wants UTF-8, so the raw query string and form bodies are decoded here.
+
+>>> params = parse_params(b"query=ASK%20%7B%7D&default-graph-uri=http%3A%2F%2Fex.org%2Fg", "URL")
+>>> params["query"], params.getlist("default-graph-uri")
+('ASK {}', ['http://ex.org/g'])
+>>> parse_params(b"default", "the URL")["default"]
+''
+>>> decode_utf8(b"ASK { 'caf\\xe9' }", "the query")
+Traceback (most recent call last):
+...
+server.errors.ApiError: the query is not valid UTF-8: byte 0xe9 at offset 10 cannot be decoded
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote_to_bytes
+
+from werkzeug.datastructures import MultiDict
+
+from server.errors import ApiError
+
+# an absolute IRI: a scheme, then no characters IRIs forbid
+_ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\x00-\x20<>\"{}|^`\\]*\Z")
+
+
+def decode_utf8(data: bytes, what: str) -> str:
+    """Decode strictly; a 400 naming the first bad byte and its offset otherwise."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, f"{what} is not valid UTF-8: byte 0x{data[exc.start]:02x} at "
+                       f"offset {exc.start} cannot be decoded") from exc
+
+
+def parse_params(raw: bytes, where: str) -> MultiDict[str, str]:
+    """``application/x-www-form-urlencoded`` pairs, each name and value strict UTF-8."""
+    params: MultiDict[str, str] = MultiDict()
+    for piece in raw.split(b"&"):
+        if not piece:
+            continue
+        name_raw, _, value_raw = piece.partition(b"=")
+        name = decode_utf8(unquote_to_bytes(name_raw.replace(b"+", b" ")), f"a name in {where}")
+        value = decode_utf8(unquote_to_bytes(value_raw.replace(b"+", b" ")),
+                            f"the {name} parameter in {where}")
+        params.add(name, value)
+    return params
+
+
+def check_iri(value: str, what: str) -> str:
+    """An absolute IRI, or a 400 naming the parameter.
+
+    >>> check_iri("http://ex.org/g", "graph")
+    'http://ex.org/g'
+    >>> check_iri("not an iri", "graph")
+    Traceback (most recent call last):
+    ...
+    server.errors.ApiError: graph must be an absolute IRI, got 'not an iri'
+    """
+    if not _ABSOLUTE_IRI.match(value):
+        raise ApiError(400, f"{what} must be an absolute IRI, got {value!r}")
+    return value
+
+
+def check_charset(charset: str | None, media_type: str) -> None:
+    """415 unless the charset parameter is absent or UTF-8."""
+    if charset and charset.strip().strip('"').lower() not in ("utf-8", "utf8"):
+        raise ApiError(415, f"{media_type} must be sent as UTF-8, not charset={charset}")

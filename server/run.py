@@ -1,0 +1,106 @@
+"""Serve the app with gunicorn: ``serve(settings)`` (what ``kg serve`` calls).
+
+gunicorn runs ``settings.workers`` processes with ``settings.threads`` threads each
+(gthread workers). Every worker builds its own app with :func:`server.create_app`
+after the fork, and its query executors start after the fork too (on first use, and
+warmed up when the worker has started).
+
+With ``KG_UPDATE_TOKEN`` set the store is opened read-write by a single executor
+process, so exactly one worker runs (``workers`` is forced to 1; see
+:mod:`server.query_executor`).
+
+``python -m server.run`` serves with settings from ``KG_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from server.settings import Settings
+
+
+def gunicorn_options(settings: Settings) -> dict[str, Any]:
+    """The gunicorn configuration for these settings.
+
+    >>> opts = gunicorn_options(Settings(update_token="t", workers=4, port=9000))
+    >>> opts["workers"], opts["bind"], opts["worker_class"]
+    (1, '127.0.0.1:9000', 'gthread')
+    """
+    workers = 1 if settings.updates_enabled else max(1, settings.workers)
+    return {
+        "bind": f"{settings.host}:{settings.port}",
+        "workers": workers,
+        "threads": max(1, settings.threads),
+        "worker_class": "gthread",
+        # a worker's request threads wait on executors, never longer than the deadline
+        "timeout": max(30, int(settings.query_timeout_s * 2) + 10),
+        "graceful_timeout": int(settings.query_timeout_s) + 5,
+        "keepalive": 5,
+        # URL length is enforced by server.limits (414), with the one error shape
+        "limit_request_line": 0,
+        "accesslog": "-",
+        "errorlog": "-",
+        "loglevel": "info",
+        "post_worker_init": _warm_up,
+        "worker_exit": _stop_executors,
+        "child_exit": _mark_dead,
+        # gunicorn >= 24 opens a control socket in ~/.gunicorn; a served store needs none
+        "control_socket_disable": True,
+    }
+
+
+def _service(worker: Any) -> Any:
+    app = getattr(worker, "wsgi", None)
+    extensions = getattr(app, "extensions", {})
+    return extensions.get("kg_query_service")
+
+
+def _warm_up(worker: Any) -> None:
+    service = _service(worker)
+    if service is not None and hasattr(service, "start"):
+        service.start()
+
+
+def _stop_executors(server: Any, worker: Any) -> None:
+    service = _service(worker)
+    if service is not None:
+        service.close()
+
+
+def _mark_dead(server: Any, worker: Any) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+class ScholarKgServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn, configured from :class:`Settings`, serving :func:`server.create_app`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in gunicorn_options(self.settings).items():
+            if key in self.cfg.settings:  # options older gunicorn versions lack are skipped
+                self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from server import create_app
+
+        return create_app(self.settings)
+
+
+def serve(settings: Settings) -> None:
+    """Run the server in the foreground until it is stopped (SIGINT/SIGTERM)."""
+    sys.argv = sys.argv[:1]  # gunicorn must not read our command line as its own
+    ScholarKgServer(settings).run()
+
+
+if __name__ == "__main__":
+    serve(Settings.from_sources())

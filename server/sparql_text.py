@@ -1,0 +1,204 @@
+"""What the server needs to know about a SPARQL text before it runs it.
+
+A small tokenizer that follows SPARQL's lexical rules (strings, long strings, IRIs,
+comments, prefixed names, variables) is enough to answer, without executing anything:
+which query form it is, which SERVICE endpoints and LOAD sources it names, whether an
+update has USING/WITH clauses, and to add protocol-given USING clauses. Keywords
+inside strings, comments or IRIs are never mistaken for keywords. Codepoint escapes
+(``\\u0053``) are decoded first, as the SPARQL grammar prescribes; when the scanner
+and the engine could disagree, the scanner errs towards seeing a keyword (refusal).
+
+>>> query_form("PREFIX ex: <http://ex.org/> # SELECT\\nASK { ?s ex:p 'SELECT' }")
+'ask'
+>>> [(r.endpoint, r.silent) for r in service_refs(
+...     'SELECT * { "SERVICE <a>" . SERVICE SILENT <http://ex.org/sparql> { ?s ?p ?o } }')]
+[('http://ex.org/sparql', True)]
+>>> service_refs("SELECT * { SERVICE ?ep { ?s ?p ?o } }")[0].variable
+'ep'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+from urllib.parse import urljoin
+
+
+class Token(NamedTuple):
+    kind: str  # iri, pname, var, string, bnode, number, word, punct
+    text: str
+    start: int
+    end: int
+
+
+_TOKEN = re.compile(r"""
+      (?P<space>\s+)
+    | (?P<comment>\#[^\n\r]*)
+    | (?P<string>\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
+                | '''(?:[^'\\]|\\.|'(?!''))*'''
+                | "(?:[^"\\\n\r]|\\.)*"
+                | '(?:[^'\\\n\r]|\\.)*')
+    | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+    | (?P<var>[?$][\w\u00b7\u0300-\u036f\u203f-\u2040]+)
+    | (?P<bnode>_:[\w.\-\u00b7]*)
+    | (?P<pname>(?:[^\W\d_][\w.\-]*)?:
+                (?:[\w.:\-\u00b7]|%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?\#@%])*)
+    | (?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)
+    | (?P<word>[^\W\d][\w\-]*)
+    | (?P<punct><<\(|\)>>|\^\^|<<|>>|.)
+""", re.VERBOSE | re.DOTALL)
+
+_CODEPOINT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+
+QUERY_FORMS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
+
+
+def decode_codepoints(text: str) -> str:
+    r"""Decode ``\uXXXX``/``\UXXXXXXXX`` escapes, which SPARQL allows anywhere.
+
+    >>> decode_codepoints(r"\u0053ERVICE")
+    'SERVICE'
+    """
+    def one(m: re.Match[str]) -> str:
+        code = int(m.group(1) or m.group(2), 16)
+        return chr(code) if code <= 0x10FFFF else m.group(0)
+    return _CODEPOINT.sub(one, text)
+
+
+def tokens(text: str) -> Iterator[Token]:
+    """Significant tokens (no whitespace or comments) of a SPARQL text.
+
+    >>> [t.text for t in tokens('ASK { <a#b> ex:p "x # y" } # note')]
+    ['ASK', '{', '<a#b>', 'ex:p', '"x # y"', '}']
+    """
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup or "punct"
+        if kind in ("space", "comment"):
+            continue
+        value = m.group()
+        if kind == "pname" and value.endswith("."):
+            # a local name never ends with '.'; the dot ends the triple
+            stripped = value.rstrip(".")
+            yield Token(kind, stripped, m.start(), m.start() + len(stripped))
+            for i in range(m.start() + len(stripped), m.end()):
+                yield Token("punct", ".", i, i + 1)
+            continue
+        yield Token(kind, value, m.start(), m.end())
+
+
+def _is(token: Token, *keywords: str) -> bool:
+    return token.kind == "word" and token.text.upper() in keywords
+
+
+def query_form(text: str) -> str | None:
+    """"select", "ask", "construct" or "describe"; None when the text shows none."""
+    for token in tokens(decode_codepoints(text)):
+        if _is(token, *QUERY_FORMS):
+            return token.text.lower()
+        if not (_is(token, "PREFIX", "BASE") or token.kind in ("iri", "pname")):
+            return None
+    return None
+
+
+class ExternalRef(NamedTuple):
+    """A SERVICE clause or LOAD operation: where it would connect to."""
+
+    keyword: str  # "SERVICE" or "LOAD"
+    endpoint: str | None  # absolute IRI, None when unknown
+    silent: bool
+    variable: str | None = None  # SERVICE ?var
+
+
+def _external_refs(text: str, keywords: Sequence[str], base_iri: str | None,
+                   ) -> list[ExternalRef]:
+    toks = list(tokens(decode_codepoints(text)))
+    prefixes: dict[str, str] = {}
+    base = base_iri or ""
+    refs: list[ExternalRef] = []
+    for i, tok in enumerate(toks):
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        if _is(tok, "BASE") and nxt is not None and nxt.kind == "iri":
+            base = urljoin(base, nxt.text[1:-1])
+        elif (_is(tok, "PREFIX") and nxt is not None and nxt.kind == "pname"
+              and i + 2 < len(toks) and toks[i + 2].kind == "iri"):
+            prefixes[nxt.text[:-1]] = urljoin(base, toks[i + 2].text[1:-1])
+        elif _is(tok, *keywords):
+            j = i + 1
+            silent = j < len(toks) and _is(toks[j], "SILENT")
+            if silent:
+                j += 1
+            target = toks[j] if j < len(toks) else None
+            endpoint = variable = None
+            if target is not None and target.kind == "iri":
+                endpoint = urljoin(base, target.text[1:-1])
+            elif target is not None and target.kind == "pname":
+                prefix, _, local = target.text.partition(":")
+                if prefix in prefixes:
+                    endpoint = prefixes[prefix] + re.sub(r"\\(.)", r"\1", local)
+            elif target is not None and target.kind == "var":
+                variable = target.text[1:]
+            refs.append(ExternalRef(tok.text.upper(), endpoint, silent, variable))
+    return refs
+
+
+def service_refs(text: str, base_iri: str | None = None) -> list[ExternalRef]:
+    """Every SERVICE clause of a query or update, with its endpoint resolved.
+
+    >>> service_refs("PREFIX e: <http://ex.org/> SELECT * { service e:sparql {} }")[0].endpoint
+    'http://ex.org/sparql'
+    >>> service_refs("SELECT * { ?s <http://ex.org/SERVICE> ?o } # SERVICE <http://x/>")
+    []
+    """
+    return _external_refs(text, ("SERVICE",), base_iri)
+
+
+def external_refs(text: str, base_iri: str | None = None) -> list[ExternalRef]:
+    """SERVICE clauses and LOAD operations: everything that would open a connection.
+
+    >>> [(r.keyword, r.endpoint) for r in external_refs("LOAD <http://ex.org/d.ttl>")]
+    [('LOAD', 'http://ex.org/d.ttl')]
+    """
+    return _external_refs(text, ("SERVICE", "LOAD"), base_iri)
+
+
+def has_dataset_clause(update: str) -> bool:
+    """True when an update names its own dataset with USING, USING NAMED or WITH.
+
+    >>> has_dataset_clause("WITH <http://g> DELETE { ?s ?p ?o } WHERE { ?s ?p ?o }")
+    True
+    >>> has_dataset_clause("INSERT DATA { <http://a> <http://b> 'USING' }")
+    False
+    """
+    return any(_is(t, "USING", "WITH") for t in tokens(decode_codepoints(update)))
+
+
+def add_using(update: str, using: Sequence[str], using_named: Sequence[str]) -> str:
+    """Add USING/USING NAMED clauses to every DELETE/INSERT ... WHERE operation.
+
+    This is how the protocol's ``using-graph-uri``/``using-named-graph-uri`` apply.
+
+    >>> add_using("INSERT { ?s a <http://C> } WHERE { ?s ?p ?o }", ["http://g"], [])
+    'INSERT { ?s a <http://C> } USING <http://g> WHERE { ?s ?p ?o }'
+    >>> add_using("DELETE WHERE { ?s ?p ?o }", ["http://g"], [])
+    'DELETE WHERE { ?s ?p ?o }'
+    """
+    clause = " ".join([f"USING <{g}>" for g in using]
+                      + [f"USING NAMED <{g}>" for g in using_named])
+    if not clause:
+        return update
+    text = decode_codepoints(update)
+    out: list[str] = []
+    pos = depth = 0
+    previous: Token | None = None
+    for tok in tokens(text):
+        if tok.kind == "punct" and tok.text == "{":
+            depth += 1
+        elif tok.kind == "punct" and tok.text == "}":
+            depth -= 1
+        elif depth == 0 and _is(tok, "WHERE") and not (previous and _is(previous, "DELETE")):
+            out.append(text[pos:tok.start] + clause + " ")
+            pos = tok.start
+        previous = tok
+    out.append(text[pos:])
+    return "".join(out)

@@ -1,0 +1,285 @@
+"""End to end in a real headless Chromium: the query page runs queries, pages draw charts,
+and no request ever leaves the machine.
+
+Needs the Debian packages ``chromium`` and ``chromium-driver`` and the ``selenium``
+package. Without them the tests skip, except under CI (``CI`` set), where they fail.
+Screenshots go to tests/screenshots/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import pytest
+
+from tests.server_app import SCRIPT_PAPER, SCRIPT_TITLE, YUZHEN, load_store, make_app
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+TIMEOUT = 15
+
+
+def _missing() -> str | None:
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not Path(path).exists():
+            return f"{path} is missing: apt-get install chromium chromium-driver"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "the selenium package is missing: pip install selenium"
+    return None
+
+
+_REASON = _missing()
+if _REASON and os.environ.get("CI"):
+    pytest.fail(f"browser tests cannot run under CI: {_REASON}", pytrace=False)
+pytestmark = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")
+
+if _REASON is None:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+
+class Server:
+    """The app on 127.0.0.1 at a free port, in a background thread, logging every request."""
+
+    def __init__(self, app: Any) -> None:
+        from werkzeug.serving import make_server
+
+        self.requests: list[tuple[str, str]] = []
+        inner = app.wsgi_app
+
+        def logged(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            self.requests.append((environ.get("HTTP_HOST", ""), environ.get("PATH_INFO", "")))
+            return inner(environ, start_response)
+
+        app.wsgi_app = logged
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    exports = tmp_path_factory.mktemp("exports")
+    graph = load_store().dump_graph(None, "turtle")
+    (exports / "scholarkg-2026-11-21.ttl.gz").write_bytes(gzip.compress(graph, mtime=0))
+    digest = hashlib.sha256((exports / "scholarkg-2026-11-21.ttl.gz").read_bytes()).hexdigest()
+    (exports / "SHA256SUMS").write_text(f"{digest}  scholarkg-2026-11-21.ttl.gz\n")
+    # a cap of 3 rows shows the "result cut" note on bigger results
+    running = Server(make_app(exports, result_cap=3))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    profile = tempfile.mkdtemp(prefix="kg-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-extensions",
+                 "--disable-default-apps", "--disable-dev-shm-usage",
+                 "--window-size=1280,1000", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(TIMEOUT)
+    driver.set_script_timeout(TIMEOUT)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def wait_for(driver: WebDriver, condition: Callable[[WebDriver], Any]) -> Any:
+    return WebDriverWait(driver, TIMEOUT).until(condition)
+
+
+def screenshot(driver: WebDriver, name: str, width: int = 1280) -> None:
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, min(max(int(height) + 120, 600), 4000))
+    driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+    driver.set_window_size(1280, 1000)
+
+
+def requested_urls(driver: WebDriver) -> list[str]:
+    """Every URL the page asked the network for since the last call (performance log)."""
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
+
+
+def run_query(driver: WebDriver, server: Server, query: str) -> None:
+    driver.get(server.url + "/")
+    editor = wait_for(driver, lambda d: d.find_element(By.ID, "query"))
+    editor.clear()
+    editor.send_keys(query)
+    driver.find_element(By.ID, "run").click()
+    wait_for(driver, lambda d: d.find_element(By.ID, "status").text.endswith(" ms"))
+
+
+def table_rows(driver: WebDriver) -> list[list[str]]:
+    rows = driver.find_elements(By.CSS_SELECTOR, "#results tbody tr")
+    return [[td.text for td in row.find_elements(By.TAG_NAME, "td")][1:] for row in rows]
+
+
+PERSONS = """PREFIX schema: <https://schema.org/>
+PREFIX skg: <https://w3id.org/scholarkg/ns#>
+SELECT ?person ?name ?h WHERE {
+?person a schema:Person ; schema:name ?name ; skg:hIndex ?h .
+} ORDER BY DESC(?h)"""
+
+
+def test_query_page_runs_a_query_and_shows_the_table(browser: WebDriver, server: Server) -> None:
+    run_query(browser, server, PERSONS)
+    assert table_rows(browser) == [
+        ["person/yuzhen-huang", "Yuzhen Huang", "9"],
+        ["person/zhicheng-zhu", "Zhicheng Zhu", "7"],
+    ]
+    status = browser.find_element(By.ID, "status").text
+    assert status.startswith("2 rows in ")
+    assert not browser.find_element(By.ID, "error").is_displayed()
+    assert not browser.find_element(By.ID, "capped").is_displayed()
+    headers = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#results thead th")]
+    assert headers == ["#", "person", "name", "h"]
+    # IRIs link to their local pages; downloads ask the endpoint for the same query
+    link = browser.find_element(By.CSS_SELECTOR, "#results tbody a")
+    assert urlsplit(link.get_attribute("href")).path == f"/id/{YUZHEN}"
+    formats = {a.text: a.get_attribute("href")
+               for a in browser.find_elements(By.CSS_SELECTOR, "#downloads a")}
+    assert set(formats) == {"SPARQL JSON", "SPARQL XML", "CSV", "TSV"}
+    assert formats["CSV"].startswith(server.url + "/sparql?query=")
+    assert formats["CSV"].endswith("&format=csv")
+    # the address now holds the query, so reloading or sharing it keeps it
+    assert quote("?person", safe="") in browser.current_url
+    screenshot(browser, "query-results")
+    link.click()
+    wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "h1").text == "Yuzhen Huang")
+
+
+def test_ctrl_enter_runs_and_capped_results_say_so(browser: WebDriver, server: Server) -> None:
+    browser.get(server.url + "/")
+    Select(browser.find_element(By.ID, "examples")).select_by_visible_text(
+        "Metric history of a person")
+    editor = browser.find_element(By.ID, "query")
+    assert "schema:observationAbout" in editor.get_attribute("value")
+    editor.send_keys(Keys.CONTROL, Keys.ENTER)
+    wait_for(browser, lambda d: d.find_element(By.ID, "status").text.endswith(" ms"))
+    assert len(table_rows(browser)) == 3  # cut at KG_RESULT_CAP=3
+    capped = browser.find_element(By.ID, "capped")
+    assert capped.is_displayed() and "Result cut at 3 rows" in capped.text
+    screenshot(browser, "query-capped")
+
+
+def test_tab_indents_in_the_editor(browser: WebDriver, server: Server) -> None:
+    browser.get(server.url + "/")
+    editor = browser.find_element(By.ID, "query")
+    editor.clear()
+    editor.send_keys("a", Keys.TAB, "b")
+    assert editor.get_attribute("value") == "a  b"
+    assert browser.switch_to.active_element == editor
+
+
+def test_query_errors_show_the_server_message(browser: WebDriver, server: Server) -> None:
+    run_query(browser, server, "SELECT ?x WHERE { ?x ?y }")
+    error = browser.find_element(By.ID, "error")
+    assert error.is_displayed()
+    assert "not valid SPARQL" in error.text
+    assert table_rows(browser) == []
+    screenshot(browser, "query-error")
+
+
+def test_construct_results_render_as_triples(browser: WebDriver, server: Server) -> None:
+    run_query(browser, server, "CONSTRUCT { ?s <https://schema.org/name> ?o } WHERE { "
+                               "?s <https://schema.org/name> ?o FILTER(CONTAINS(?o, 'script')) }")
+    rows = table_rows(browser)
+    assert rows == [[SCRIPT_PAPER, "schema:name", SCRIPT_TITLE]]
+    # the title arrived as text: no element was made from it, no dialog opened
+    assert browser.find_elements(By.CSS_SELECTOR, "#results script") == []
+    formats = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#downloads a")]
+    assert "Turtle" in formats and "N-Triples" in formats
+
+
+def test_prefilled_query_from_the_address(browser: WebDriver, server: Server) -> None:
+    browser.get(server.url + "/?query=" + quote("ASK { ?s ?p ?o }"))
+    assert browser.find_element(By.ID, "query").get_attribute("value") == "ASK { ?s ?p ?o }"
+    browser.find_element(By.ID, "run").click()
+    wait_for(browser, lambda d: d.find_element(By.ID, "status").text.endswith(" ms"))
+    assert browser.find_element(By.CSS_SELECTOR, "#results .boolean").text == "true"
+
+
+def test_person_page_draws_the_charts(browser: WebDriver, server: Server) -> None:
+    browser.get(f"{server.url}/id/{YUZHEN}")
+    charts = browser.find_elements(By.CSS_SELECTOR, "svg.line-chart")
+    assert len(charts) == 5
+    h_index = browser.find_element(By.CSS_SELECTOR, 'figure[data-metric="hIndex"] svg')
+    points = h_index.find_elements(By.CSS_SELECTOR, "circle.point")
+    assert [p.get_attribute("data-value") for p in points] == ["7", "9"]
+    # drawn and visible: real size on screen, the later (higher) point above the earlier one
+    assert h_index.size["width"] > 200
+    assert points[1].location["y"] < points[0].location["y"]
+    single = browser.find_elements(By.CSS_SELECTOR, 'figure[data-metric="aiScore"] circle.point')
+    assert len(single) == 1 and single[0].is_displayed()
+    screenshot(browser, "person")
+    screenshot(browser, "person-narrow", width=390)
+
+
+def test_pages_render_titles_as_text(browser: WebDriver, server: Server) -> None:
+    browser.get_log("browser")  # forget messages of earlier tests
+    browser.get(f"{server.url}/id/{SCRIPT_PAPER}")
+    assert browser.find_element(By.TAG_NAME, "h1").text == SCRIPT_TITLE
+    screenshot(browser, "paper")
+    browser.get(f"{server.url}/dataset")
+    bars = browser.find_elements(By.CSS_SELECTOR, "#papers-by-year g.bar")
+    assert [b.get_attribute("data-label") for b in bars] == ["2024", "2025", "2026"]
+    screenshot(browser, "dataset")
+    screenshot(browser, "dataset-narrow", width=390)
+    for name, path in (("vocabulary", "/ns"), ("dumps", "/dumps/"),
+                       ("category", "/id/category/LG")):
+        browser.get(server.url + path)
+        screenshot(browser, name)
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == []
+
+
+def test_no_request_leaves_localhost(browser: WebDriver, server: Server) -> None:
+    requested_urls(browser)  # forget what earlier tests logged
+    for path in ("/", f"/id/{YUZHEN}", f"/id/{SCRIPT_PAPER}", "/dataset", "/ns", "/dumps/"):
+        browser.get(server.url + path)
+    run_query(browser, server, PERSONS)
+    urls = requested_urls(browser)
+    assert any(u.endswith("/sparql") for u in urls)
+    assert any(u.endswith("/static/style.css") for u in urls)
+    for url in urls:
+        parts = urlsplit(url)
+        assert parts.scheme in ("http", "data", "about", "blob"), url
+        if parts.scheme == "http":
+            assert parts.hostname == "127.0.0.1" and parts.port == server.server.server_port, url
+    hosts = {host for host, _ in server.requests}
+    assert hosts == {f"127.0.0.1:{server.server.server_port}"}
