@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
+from collections import deque
 from collections.abc import Iterable, Iterator
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 
 from kg.detect import read_documents
@@ -43,7 +45,8 @@ def _map_file(path: Path) -> list[MappedDocument | DocumentError]:
 
 
 def map_files(files: Iterable[Path], *, as_of: dt.date, base_iri: str,
-              ingested_at: dt.datetime, processes: int) -> Iterator[list[MappedDocument | DocumentError]]:
+              ingested_at: dt.datetime, processes: int,
+              max_in_flight: int | None = None) -> Iterator[list[MappedDocument | DocumentError]]:
     """Per file, in order: its mapped documents and rejections."""
     if processes <= 1:
         _init(as_of, base_iri, ingested_at)
@@ -51,5 +54,14 @@ def map_files(files: Iterable[Path], *, as_of: dt.date, base_iri: str,
             yield _map_file(path)
         return
     ctx = multiprocessing.get_context("forkserver")
+    # a bounded number of files in flight: workers never run far ahead of the writer,
+    # so memory does not grow with the corpus (Pool.imap would queue every result)
+    in_flight: deque[AsyncResult[list[MappedDocument | DocumentError]]] = deque()
+    limit = max_in_flight or processes * 8
     with ctx.Pool(processes, initializer=_init, initargs=(as_of, base_iri, ingested_at)) as pool:
-        yield from pool.imap(_map_file, files, chunksize=16)
+        for path in files:
+            in_flight.append(pool.apply_async(_map_file, (path,)))
+            if len(in_flight) >= limit:
+                yield in_flight.popleft().get()
+        while in_flight:
+            yield in_flight.popleft().get()
