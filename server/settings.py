@@ -72,6 +72,19 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
+def markdown_table() -> str:
+    """The settings as the Markdown table the README carries (a test keeps them equal).
+
+    >>> markdown_table().splitlines()[0]
+    '| flag | environment variable | default | what it does |'
+    """
+    rows = ["| flag | environment variable | default | what it does |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        default = "(empty)" if s.default == "" else f"`{s.default}`"
+        rows.append(f"| `{s.flag}` | `{s.env}` | {default} | {s.help} |")
+    return "\n".join(rows)
+
+
 def _coerce(setting: Setting, value: Any) -> Any:
     if isinstance(value, setting.type):
         return value
