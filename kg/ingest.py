@@ -92,16 +92,19 @@ class Ingestor:
     """Writes documents into a :class:`KnowledgeStore`; one instance per ingest run."""
 
     def __init__(self, store: KnowledgeStore, minter: IriMinter, *,
-                 ingested_at: dt.datetime | None = None, batch_size: int = 200) -> None:
+                 ingested_at: dt.datetime | None = None,
+                 batch_quads: int = 200_000) -> None:
         self.store = store
         self.minter = minter
         self.ingested_at = ingested_at or ingest_time()
-        self.batch_size = batch_size
+        #: quads per bulk-load batch; must stay below the bulk loader's 1,000,000-quad batch,
+        #: or one batch would be ingested in several (separately atomic) steps
+        self.batch_quads = batch_quads
         self._known: set[str] = set()
         self._current: dict[tuple[str, str], _Current] = {}
         self._persons_with_docs: set[str] = set()
         self._batch: list[str] = []
-        self._batch_docs = 0
+        self._batch_size = 0
         self._load_state()
 
     # state -----------------------------------------------------------------
@@ -174,15 +177,15 @@ class Ingestor:
         """The first document of a person: nothing to supersede, append only."""
         self._batch.append(m.first_snapshot_nquads or first_snapshot_nquads(m))
         self._current[(m.person, m.layout)] = _Current(m.graph, m.as_of)
-        self._batch_docs += 1
-        if self._batch_docs >= self.batch_size:
+        self._batch_size += self._batch[-1].count("\n")
+        if self._batch_size >= self.batch_quads:
             self._flush()
 
     def _flush(self) -> None:
         if self._batch:
             self.store.load_nquads("".join(self._batch))
         self._batch = []
-        self._batch_docs = 0
+        self._batch_size = 0
 
     def _write_snapshot(self, m: MappedDocument, report: IngestReport) -> None:
         """A further document of a known person: supersede or add history, atomically."""

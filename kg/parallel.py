@@ -54,10 +54,11 @@ def map_files(files: Iterable[Path], *, as_of: dt.date, base_iri: str,
             yield _map_file(path)
         return
     ctx = multiprocessing.get_context("forkserver")
-    # a bounded number of files in flight: workers never run far ahead of the writer,
+    # a bounded number of files in flight (about one store batch): workers keep mapping
+    # while the writer loads a batch, but never run far ahead of it,
     # so memory does not grow with the corpus (Pool.imap would queue every result)
     in_flight: deque[AsyncResult[list[MappedDocument | DocumentError]]] = deque()
-    limit = max_in_flight or processes * 8
+    limit = max_in_flight or 256
     with ctx.Pool(processes, initializer=_init, initargs=(as_of, base_iri, ingested_at)) as pool:
         for path in files:
             in_flight.append(pool.apply_async(_map_file, (path,)))
