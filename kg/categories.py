@@ -29,7 +29,9 @@ def _unambiguous() -> dict[str, str]:
     for archive, codes in _ARCHIVES.items():
         for code in codes.split():
             owners.setdefault(code, []).append(archive)
-    return {code: f"{archives[0]}.{code}" for code, archives in owners.items() if len(archives) == 1}
+    return {
+        code: f"{archives[0]}.{code}" for code, archives in owners.items() if len(archives) == 1
+    }
 
 
 UNAMBIGUOUS: dict[str, str] = _unambiguous()

@@ -28,15 +28,15 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from kg import __version__
 from kg.formats import RDF_FORMATS
+from kg.identifiers import TARGET_DATASETS
 from kg.iris import IriMinter
 from kg.jsonld import load_context, write_document
 from kg.ntriples import XSD_DATE, XSD_INTEGER, Triple, iri, literal, typed
 from kg.sorting import sorted_unique_lines
-from kg.store import KnowledgeStore
+from kg.store import KnowledgeStore, Writable
 from kg.vocab import PREFIXES
 
 LICENSE_IRI = "https://creativecommons.org/licenses/by/4.0/"
@@ -87,7 +87,7 @@ def _gzip_writer(path: Path) -> Iterator[gzip.GzipFile]:
         yield gz
 
 
-def _write_lines(out: IO[bytes], lines: Iterable[str]) -> int:
+def _write_lines(out: Writable, lines: Iterable[str]) -> int:
     count = 0
     for line in lines:
         out.write(line.encode("utf-8"))
@@ -138,16 +138,17 @@ def export_store(
         finish(name, "nquads", True, quads)
         # the default graph, sorted once into a plain N-Triples file the others stream from
         sorted_nt = tmp / "default.sorted.nt"
-        with sorted_nt.open("wb") as f:
-            triples = _write_lines(f, sorted_unique_lines(store.quad_lines(None), tmp_dir=tmp_name))
+        with sorted_nt.open("wb") as nt_out:
+            triples = _write_lines(
+                nt_out, sorted_unique_lines(store.quad_lines(None), tmp_dir=tmp_name))
         for format_name in ("ntriples", "turtle", "jsonld"):
             name = gz_name(format_name)
             if progress:
                 progress(name)
             with _gzip_writer(tmp / name) as gz:
                 if format_name == "ntriples":
-                    with sorted_nt.open("rb") as f:
-                        shutil.copyfileobj(f, gz)
+                    with sorted_nt.open("rb") as nt_in:
+                        shutil.copyfileobj(nt_in, gz)
                 elif format_name == "turtle":
                     KnowledgeStore.convert_file(sorted_nt, "ntriples", gz, "turtle")
                 else:
@@ -168,8 +169,8 @@ def export_store(
             managed = old.name.startswith(DUMP_PREFIX) or old.name in ("void.ttl", "SHA256SUMS")
             if old.is_file() and managed:
                 old.unlink()
-        for f in sorted(tmp.iterdir()):
-            shutil.move(str(f), out / f.name)
+        for done in sorted(tmp.iterdir()):
+            shutil.move(str(done), out / done.name)
     return ExportResult(release, out, tuple(dumps))
 
 
@@ -204,6 +205,7 @@ def _void_description(store: KnowledgeStore, dumps: list[DumpFile], base_iri: st
         t += [(ds, iri(_VOID + "classPartition"), part),
               (part, iri(_VOID + "class"), iri(cls)),
               (part, iri(_VOID + "entities"), typed(row["n"][1], XSD_INTEGER))]
+    t += _void_linksets(store, minter)
     for d in dumps:
         dist = iri(f"{minter.dataset()}/dump/{d.name}")
         checksum = iri(f"{minter.dataset()}/dump/{d.name}#sha256")
@@ -230,3 +232,33 @@ def _void_description(store: KnowledgeStore, dumps: list[DumpFile], base_iri: st
     nt = "".join(f"{s} {p} {o} .\n" for s, p, o in t)
     return KnowledgeStore.convert(nt.encode("utf-8"), "ntriples", "turtle",
                                   prefixes={**PREFIXES, "spdx": _SPDX})
+
+
+def _void_linksets(store: KnowledgeStore, minter: IriMinter) -> list[Triple]:
+    """One void:Linkset per external dataset our owl:sameAs links point into."""
+    ds = iri(minter.dataset())
+    same_as = PREFIXES["owl"] + "sameAs"
+    t: list[Triple] = []
+    for scheme, target in TARGET_DATASETS.items():
+        rows = list(store.query(
+            f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s <{same_as}> ?o "
+            f"FILTER(isIRI(?o) && STRSTARTS(STR(?o), {literal(target.uri_space)})) }}").rows())
+        count = int(rows[0]["n"][1]) if rows else 0
+        if not count:
+            continue
+        linkset = iri(f"{minter.dataset()}/linkset/{scheme}")
+        other = iri(f"{minter.dataset()}/target/{scheme}")
+        t += [
+            (ds, iri(_VOID + "subset"), linkset),
+            (linkset, _RDF_TYPE, iri(_VOID + "Linkset")),
+            (linkset, iri(_DCT + "title"), literal(f"owl:sameAs links to {target.title}")),
+            (linkset, iri(_VOID + "subjectsTarget"), ds),
+            (linkset, iri(_VOID + "objectsTarget"), other),
+            (linkset, iri(_VOID + "linkPredicate"), iri(same_as)),
+            (linkset, iri(_VOID + "triples"), typed(count, XSD_INTEGER)),
+            (other, _RDF_TYPE, iri(_VOID + "Dataset")),
+            (other, iri(_DCT + "title"), literal(target.title)),
+            (other, iri(_VOID + "uriSpace"), literal(target.uri_space)),
+            (other, iri(PREFIXES["foaf"] + "homepage"), iri(target.homepage)),
+        ]
+    return t

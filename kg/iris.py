@@ -68,7 +68,8 @@ class IriMinter:
         if arxiv:
             return f"{self.base}paper/arxiv-{_segment(arxiv)}"
         if doi:
-            return f"{self.base}paper/doi-{_DOI_SAFE.sub('_', doi.lower())}-{_digest(doi.lower(), 8)}"
+            key = doi.lower()
+            return f"{self.base}paper/doi-{_DOI_SAFE.sub('_', key)}-{_digest(key, 8)}"
         return f"{self.base}paper/{_digest(title_key(title))}"
 
     def authorship(self, paper_iri: str, position: int | None, name_as_stated: str) -> str:

@@ -9,11 +9,15 @@ object, so expansion always gives back the same RDF (tests check with pyld).
 >>> c = Compactor({"schema": "https://schema.org/", "name": "schema:name",
 ...                "position": {"@id": "schema:position", "@type": "xsd:integer"},
 ...                "xsd": "http://www.w3.org/2001/XMLSchema#"})
->>> c.node(("uri", "https://ex.org/a", None, None), [
-...     ("https://schema.org/name", ("literal", "A & B", "http://www.w3.org/2001/XMLSchema#string", None)),
-...     ("https://schema.org/position", ("literal", "2", "http://www.w3.org/2001/XMLSchema#integer", None)),
+>>> XSD = "http://www.w3.org/2001/XMLSchema#"
+>>> node = c.node(("uri", "https://ex.org/a", None, None), [
+...     ("https://schema.org/name", ("literal", "A & B", XSD + "string", None)),
+...     ("https://schema.org/position", ("literal", "2", XSD + "integer", None)),
 ...     ("https://schema.org/position", ("literal", "x", None, "en"))])
-{'@id': 'https://ex.org/a', 'name': 'A & B', 'position': '2', 'schema:position': {'@value': 'x', '@language': 'en'}}
+>>> node["name"], node["position"]
+('A & B', '2')
+>>> node["schema:position"]
+{'@value': 'x', '@language': 'en'}
 """
 
 from __future__ import annotations

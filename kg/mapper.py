@@ -13,7 +13,8 @@ parts the store treats differently in the merged default graph.
 >>> m.person
 'https://ex.org/id/person/ada-lovelace'
 >>> paper = "<https://ex.org/id/paper/ab5aa97074c454a0>"
->>> (paper, "<https://schema.org/author>", "<https://ex.org/id/person/ada-lovelace>") in m.statements
+>>> ada = "<https://ex.org/id/person/ada-lovelace>"
+>>> (paper, "<https://schema.org/author>", ada) in m.statements
 True
 >>> sorted(o for s, p, o in m.statements if p == "<https://schema.org/alternateName>")
 ['"Ada  Lovelace"']
@@ -24,9 +25,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 from kg.categories import arxiv_category
+from kg.identifiers import canonical_iri
 from kg.iris import IriMinter
 from kg.names import person_key
 from kg.ntriples import (
@@ -53,17 +55,17 @@ _OWL = PREFIXES["owl"]
 A = iri(PREFIXES["rdf"] + "type")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _s(local: str) -> str:
     return iri(_S + local)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _skg(local: str) -> str:
     return iri(_SKG + local)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _foaf(local: str) -> str:
     return iri(_FOAF + local)
 
@@ -73,15 +75,6 @@ def _minted(value: str) -> str:
     is checked once and every path segment is percent-encoded)."""
     return f"<{value}>"
 
-
-#: canonical IRI templates of external identifiers
-CANONICAL_IRIS: dict[str, str] = {
-    "orcid": "https://orcid.org/{}",
-    "dblp": "https://dblp.org/pid/{}",
-    "wikidata": "http://www.wikidata.org/entity/{}",
-    "arxiv": "https://arxiv.org/abs/{}",
-    "doi": "https://doi.org/{}",
-}
 
 METRIC_DATATYPES: dict[str, str] = {
     "hIndex": XSD_INTEGER,
@@ -161,14 +154,10 @@ def _identifier_triples(subject_iri: str, identifiers: Iterable[Identifier]) -> 
             (node, _s("propertyID"), literal(ident.scheme)),
             (node, _s("value"), literal(ident.value)),
         ]
-        template = CANONICAL_IRIS.get(ident.scheme)
-        if ident.scheme == "profile":
-            template = "{}"
-        if template:
-            target = template.format(ident.value)
-            if is_valid_iri(target):
-                out += [(subject, iri(_OWL + "sameAs"), iri(target)),
-                        (subject, _s("sameAs"), iri(target))]
+        target = canonical_iri(ident.scheme, ident.value)
+        if target and is_valid_iri(target):
+            out += [(subject, iri(_OWL + "sameAs"), iri(target)),
+                    (subject, _s("sameAs"), iri(target))]
     return out
 
 
@@ -303,8 +292,10 @@ def _describe_document(doc: SourceDocument, m: MappedDocument,
     if doc.line is not None:
         out.append((g, _skg("sourceLine"), typed(doc.line, XSD_INTEGER)))
     if doc.profile.listed_paper_count is not None:
-        out.append((g, _skg("listedPaperCount"), typed(doc.profile.listed_paper_count, XSD_INTEGER)))
+        listed = doc.profile.listed_paper_count
+        out.append((g, _skg("listedPaperCount"), typed(listed, XSD_INTEGER)))
     if ingested_at is not None:
-        stamp = ingested_at.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        utc = ingested_at.astimezone(dt.UTC).replace(microsecond=0)
+        stamp = utc.isoformat().replace("+00:00", "Z")
         out.append((g, iri(_PROV + "generatedAtTime"), typed(stamp, XSD_DATETIME)))
     return out

@@ -13,7 +13,7 @@ True
 
 A paper's key folds case, Unicode compatibility forms and spacing, nothing else:
 
->>> title_key("Muon is  Scalable for LLM Training") == title_key("muon is scalable for llm training")
+>>> title_key("Muon is  Scalable") == title_key("muon is scalable")
 True
 """
 

@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import pyoxigraph as ox
 
@@ -51,6 +51,12 @@ _CHUNK = 64 * 1024
 TermTuple = tuple[str, str, str | None, str | None]
 #: one subject's triples: the subject and its (predicate IRI, object) pairs
 SubjectGroup = tuple[TermTuple, list[tuple[str, TermTuple]]]
+
+
+class Writable(Protocol):
+    """A binary sink: an open file, a GzipFile, a BytesIO."""
+
+    def write(self, data: bytes, /) -> int: ...
 
 
 class QuerySyntaxError(KgError):
@@ -153,6 +159,7 @@ class QueryResult:
                 data = self._raw.serialize(None, _RESULTS[format_name])
         except OSError as exc:
             raise StoreError(f"the store failed while reading results: {exc}") from exc
+        assert data is not None  # no output file: the bytes are returned
         for start in range(0, len(data), _CHUNK):
             yield data[start : start + _CHUNK]
 
@@ -295,8 +302,10 @@ class KnowledgeStore:
 
     def dump_graph(self, graph: str | None, format_name: str) -> bytes:
         """One graph serialised (default graph when None)."""
-        return self._store.dump(format=_RDF[format_name], from_graph=_graph_term(graph),
+        data = self._store.dump(format=_RDF[format_name], from_graph=_graph_term(graph),
                                 prefixes=PREFIXES)
+        assert data is not None  # no output file: the bytes are returned
+        return data
 
     def dump(self, output: IO[bytes] | str, format_name: str, *, graph: str | None = None,
              dataset: bool = False) -> None:
@@ -338,12 +347,13 @@ class KnowledgeStore:
             yield f"{q} .\n" if all_graphs else f"{q.triple} .\n"
 
     @staticmethod
-    def convert_file(source: str | os.PathLike[str], from_format: str, output: IO[bytes],
+    def convert_file(source: str | os.PathLike[str], from_format: str, output: Writable,
                      to_format: str) -> None:
         """Stream-convert an RDF file (e.g. sorted N-Triples to Turtle) into ``output``."""
         try:
             triples = (q.triple for q in ox.parse(path=str(source), format=_RDF[from_format]))
-            ox.serialize(triples, output, _RDF[to_format], prefixes=PREFIXES)
+            # pyoxigraph writes to any object with a binary write(); its stubs say IO[bytes]
+            ox.serialize(triples, output, _RDF[to_format], prefixes=PREFIXES)  # type: ignore[arg-type]
         except SyntaxError as exc:
             raise DataSyntaxError(str(exc)) from exc
 
@@ -365,6 +375,7 @@ class KnowledgeStore:
         """IRIs of the named graphs holding a triple given in N-Triples syntax."""
         s, p, o = triple
         rows = self._store.query(f"SELECT ?g WHERE {{ GRAPH ?g {{ {s} {p} {o} }} }}")
+        assert isinstance(rows, ox.QuerySolutions)
         return [r["g"].value for r in rows]
 
     def objects(self, subject: str, predicate: str) -> Iterator[str]:
@@ -420,8 +431,10 @@ class KnowledgeStore:
         """Re-serialise RDF data from one registered format to another."""
         try:
             quads = ox.parse(data, _RDF[from_format])
-            return ox.serialize((q.triple for q in quads), None, _RDF[to_format],
-                                prefixes=prefixes or PREFIXES)
+            data_out = ox.serialize((q.triple for q in quads), None, _RDF[to_format],
+                                    prefixes=prefixes or PREFIXES)
+            assert data_out is not None  # no output file: the bytes are returned
+            return data_out
         except SyntaxError as exc:
             raise DataSyntaxError(str(exc)) from exc
 

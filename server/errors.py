@@ -34,7 +34,8 @@ class ApiError(Exception):
 
 def _wants(req: Request) -> str:
     accept = req.accept_mimetypes
-    if accept and accept.best_match(["text/plain", "application/json", "text/html"]) == "application/json":
+    best = accept.best_match(["text/plain", "application/json", "text/html"]) if accept else None
+    if best == "application/json":
         return "json"
     if accept and accept.best == "text/html":
         return "html"
