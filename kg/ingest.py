@@ -145,8 +145,9 @@ class Ingestor:
             if on_item:
                 on_item(label, outcome)
         self._flush()
-        if report.ingested:
-            self._link_authors(report)
+        # always, not only when something was ingested: a run killed after its last batch
+        # but before this pass must still converge when it is run again
+        self._link_authors(report)
         self.store.flush()
         return report
 

@@ -16,7 +16,6 @@ from rdflib.compare import isomorphic
 from kg.export import export_store
 from kg.store import KnowledgeStore
 from kg.validate import validate_graph
-
 from tests.sample_data import BASE, EXAMPLES, build_store
 
 TRICKY_TITLE = 'Scaling Laws for $\\ell_1$-Regularised Policies: A Note on $O(\\sqrt{n})$ Regret'

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from kg.iris import IriMinter
 from kg.ingest import Ingestor
+from kg.iris import IriMinter
 from kg.records import Metrics, Paper, Profile, SourceDocument
 from kg.store import KnowledgeStore
 
@@ -128,3 +128,19 @@ def test_byline_names_resolve_to_profiled_people(store: KnowledgeStore) -> None:
     assert count(store, q) == 1
     assert count(store, '?x schema:name "Joint Work" ; schema:author ?p') == 2
     assert count(store, '?p schema:name "Ada Byron" ; schema:alternateName "ADA BYRON"') == 1
+
+
+def test_rerun_after_a_crash_before_the_link_pass_restores_links(store: KnowledgeStore) -> None:
+    a = doc("Ada Byron", "2026-11-01", (paper("Joint Work", "Ada Byron", "Carl Gauss"),))
+    c = doc("Carl Gauss", "2026-11-01", (paper("Other Work", "Carl Gauss"),))
+    ingest(store, a, c)
+    complete = dataset(store)
+    links = IriMinter(BASE).author_links()
+    # what a run killed between its last batch and the link pass leaves behind
+    for s, p, o, _g in [q for q in complete if q[3] == f"<{links}>"]:
+        store.update(f"DELETE DATA {{ GRAPH <{links}> {{ {s} {p} {o} }} }}")
+        store.update(f"DELETE DATA {{ {s} {p} {o} }}")
+    assert dataset(store) != complete
+    report = ingest(store, a, c)
+    assert not report.ingested and len(report.unchanged) == 2
+    assert dataset(store) == complete
