@@ -97,6 +97,39 @@ def ingest(paths: tuple[Path, ...], as_of: dt.date, store_dir: Path, base_iri: s
 
 
 @main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@STORE_OPTION
+@BASE_OPTION
+def link(file: Path, store_dir: Path, base_iri: str) -> None:
+    """Load a curated link set: owl:sameAs links from a TSV or CSV FILE.
+
+    The header row names the columns entity (our IRI, or an exact name or title),
+    target (an IRI, or scheme:value such as orcid:0000-0002-1825-0097, wikidata:Q42,
+    doi:10.1000/xyz) and optionally scheme (the scheme of bare target values). The
+    file is the link set <base>linkset/<file stem>; loading a new version replaces it.
+    Rejected rows are reported with their line and left out; exits 1 if any was.
+    """
+    from kg.linksets import load_linkset
+
+    store = _open(store_dir)
+    try:
+        report = load_linkset(store, file, IriMinter(base_iri))
+    except (KgError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for error in report.rejected:
+        click.echo(f"rejected: {error}", err=True)
+    if report.ignored_columns:
+        click.echo(f"ignored columns: {', '.join(report.ignored_columns)}", err=True)
+    changes = ("unchanged" if report.outcome == "unchanged" else
+               f"{report.outcome}: {report.added} added, {report.removed} removed")
+    click.echo(f"{report.links} links in link set {report.name} <{report.graph}> ({changes}), "
+               f"{len(report.rejected)} rows rejected", err=True)
+    del store
+    if report.rejected:
+        sys.exit(1)
+
+
+@main.command()
 @STORE_OPTION
 @BASE_OPTION
 @click.option("--out", "out_dir", default="exports", show_default=True,
@@ -125,7 +158,6 @@ def export(store_dir: Path, base_iri: str, out_dir: Path, release: str | None) -
               help="Output format (default: tsv for SELECT/ASK, turtle for CONSTRUCT/DESCRIBE).")
 def query(sparql: str, store_dir: Path, format_name: str | None) -> None:
     """Run a SPARQL query (text, or @FILE to read it from a file) and print the results."""
-    from kg.store import KnowledgeStore
 
     if sparql.startswith("@"):
         sparql = Path(sparql[1:]).read_text(encoding="utf-8")

@@ -22,6 +22,7 @@ from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 
 from kg.errors import DocumentError
+from kg.identifiers import IdentifierError, check
 from kg.names import display_name
 from kg.parse_profile_page import code_repositories, is_truncated, quote, split_byline
 from kg.records import Identifier, Metrics, Paper, Profile, SourceDocument
@@ -32,6 +33,7 @@ _MESSAGE_LIMIT = 200
 _PERSON_IDS = {"orcid": "orcid", "dblp": "dblp", "wikidata": "wikidata", "profile_url": "profile"}
 _PAPER_IDS = {"arxiv": "arxiv", "doi": "doi"}
 _UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def load_profile_schema() -> dict[str, Any]:
@@ -121,6 +123,8 @@ def _document(raw: bytes, start: int, *, path: str, line: int, as_of: dt.date) -
     except RecursionError as exc:
         raise DocumentError(path, line, "invalid JSON: nested too deeply") from exc
     _check(record, path=path, line=line)
+    _check_text(record, path=path, line=line)
+    _check_identifiers(record, path=path, line=line)
     record_as_of = dt.date.fromisoformat(record["as_of"]) if "as_of" in record else as_of
     return SourceDocument(
         path=path,
@@ -159,6 +163,39 @@ def _check(record: object, *, path: str, line: int) -> None:
         message = message[:_MESSAGE_LIMIT] + "\u2026"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     raise DocumentError(path, line, f"{where}: {message} (schema: {schema_path}){more}")
+
+
+def _check_text(value: object, *, path: str, line: int, where: str = "(record)") -> None:
+    """Reject a lone surrogate (a ``\\ud800`` escape that is not half of a pair): it is no
+    character, so no UTF-8 text, IRI digest or store can hold it."""
+    if isinstance(value, str):
+        found = _SURROGATE.search(value)
+        if found is not None:
+            raise DocumentError(path, line, f"{where}: lone surrogate "
+                                f"U+{ord(found.group()):04X} (a \\u escape of half a pair)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(item, path=path, line=line,
+                        where=key if where == "(record)" else f"{where}/{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_text(item, path=path, line=line, where=f"{where}/{index}")
+
+
+def _check_identifiers(record: dict[str, Any], *, path: str, line: int) -> None:
+    """Check digits and the finer syntax of identifiers the schema's patterns let through."""
+    given: list[tuple[str, dict[str, str], dict[str, str]]] = [
+        ("identifiers", record.get("identifiers", {}), _PERSON_IDS)]
+    for index, paper in enumerate(record.get("papers", ())):
+        given.append((f"papers/{index}/identifiers", paper.get("identifiers", {}), _PAPER_IDS))
+    for where, identifiers, schemes in given:
+        for key, scheme in schemes.items():
+            if key not in identifiers:
+                continue
+            try:
+                check(scheme, identifiers[key])
+            except IdentifierError as exc:
+                raise DocumentError(path, line, f"{where}/{key}: {exc}") from exc
 
 
 def _decimal(value: Decimal | int | str) -> Decimal:

@@ -24,6 +24,7 @@ BLUEPRINT_MODULES = (
     "server.dumps",
     "server.query_page",
     "server.pages",
+    "server.reconcile",
     "server.linked_data",  # last: it answers for every path under the base IRI
 )
 

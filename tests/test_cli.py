@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from kg.cli import main
 from tests.sample_data import EXAMPLES
 
-COMMANDS = ["ingest", "export", "query", "validate", "stats", "serve"]
+COMMANDS = ["ingest", "export", "query", "validate", "stats", "serve", "link"]
 
 
 @pytest.fixture
