@@ -229,7 +229,10 @@ class Ingestor:
         return out
 
     def _supported(self, t: Triple, current_graphs: set[str]) -> bool:
-        return any(g in current_graphs for g in self.store.graphs_containing(t))
+        """True when a current document or a curated link set states ``t``."""
+        linksets = self.minter.linkset("")
+        return any(g in current_graphs or g.startswith(linksets)
+                   for g in self.store.graphs_containing(t))
 
     def _metric_changes(self, m: MappedDocument) -> tuple[list[Quad], list[Quad]]:
         """Default-graph metric values: for each metric, the latest observation's value."""

@@ -120,7 +120,7 @@ def linkset_name(file_name: str) -> str:
 
 def linkset_graph(minter: IriMinter, name: str) -> str:
     """The named graph of one link set, ``<base>linkset/<name>``."""
-    return f"{minter.base}linkset/{name}"
+    return minter.linkset(name)
 
 
 # --- reading the table -------------------------------------------------------------------

@@ -287,10 +287,6 @@ def test_links_are_in_the_dumps_and_counted_in_void(store, tmp_path: Path) -> No
                       "https://doi.org/": 3}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kg.ingest: when a later snapshot drops an identifier, Ingestor._write_snapshot removes "
-    "its owl:sameAs from the default graph unless a current *document* states it; a link set "
-    "graph that states it should count as support too"))
 def test_a_later_snapshot_keeps_links_a_link_set_states(tmp_path: Path) -> None:
     store = KnowledgeStore.open(None)
     v1 = (b'{"name": "Ann Example", "as_of": "2026-01-01", '
