@@ -95,6 +95,18 @@ def _write_lines(out: Writable, lines: Iterable[str]) -> int:
     return count
 
 
+def _partition_name(class_iri: str) -> str:
+    """A class partition's IRI segment, "prefix-Local" (schema:Person and foaf:Person differ).
+
+    >>> _partition_name("https://schema.org/Person"), _partition_name("http://xmlns.com/foaf/0.1/Person")
+    ('schema-Person', 'foaf-Person')
+    """
+    for prefix, ns in PREFIXES.items():
+        if class_iri.startswith(ns) and class_iri[len(ns):].isidentifier():
+            return f"{prefix}-{class_iri[len(ns):]}"
+    return "iri-" + hashlib.sha256(class_iri.encode("utf-8")).hexdigest()[:16]
+
+
 def release_of(store: KnowledgeStore) -> str:
     """The dataset release: the latest as-of date of any ingested document."""
     rows = list(store.query(
@@ -201,7 +213,7 @@ def _void_description(store: KnowledgeStore, dumps: list[DumpFile], base_iri: st
         "SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c } GROUP BY ?c ORDER BY ?c").rows()
     for row in counts:
         cls = row["c"][1]
-        part = iri(f"{minter.dataset()}/class/{cls.rsplit('/', 1)[-1].rsplit('#', 1)[-1]}")
+        part = iri(f"{minter.dataset()}/class/{_partition_name(cls)}")
         t += [(ds, iri(_VOID + "classPartition"), part),
               (part, iri(_VOID + "class"), iri(cls)),
               (part, iri(_VOID + "entities"), typed(row["n"][1], XSD_INTEGER))]

@@ -142,3 +142,15 @@ def test_shapes_catch_a_broken_export(exported):
     person = next(g.subjects(URIRef("https://schema.org/name"), Literal("Mei Tanaka")))
     g.add((person, URIRef("https://w3id.org/scholarkg/ns#hIndex"), Literal("many")))
     assert not validate_graph(g).conforms
+
+
+def test_void_class_partitions_keep_schema_and_foaf_apart(exported):
+    _, out = exported
+    void = Graph().parse(out / "void.ttl", format="turtle")
+    q = """PREFIX void: <http://rdfs.org/ns/void#>
+           SELECT ?part ?cls ?n WHERE { ?ds void:classPartition ?part . ?part void:class ?cls ; void:entities ?n }"""
+    rows = list(void.query(q))
+    parts = {str(r.part) for r in rows}
+    assert len(parts) == len(rows)  # one partition per class, none merged
+    by_class = {str(r.cls): int(r.n) for r in rows}
+    assert by_class["https://schema.org/Person"] == by_class["http://xmlns.com/foaf/0.1/Person"] == 4
