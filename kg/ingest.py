@@ -148,6 +148,7 @@ class Ingestor:
         # always, not only when something was ingested: a run killed after its last batch
         # but before this pass must still converge when it is run again
         self._link_authors(report)
+        self._canonical_titles()
         self.store.flush()
         return report
 
@@ -271,6 +272,51 @@ class Ingestor:
         if parts:
             self.store.update(" ;\n".join(parts))
 
+    # one title per paper ------------------------------------------------------------
+    def _canonical_titles(self) -> None:
+        """One ``schema:name`` per paper in the default graph.
+
+        Two current documents may print one paper's title differently (case, or a paper
+        identified by its arXiv id or DOI). The smallest title (code-point order, so the
+        choice does not depend on ingest order) stays ``schema:name``; the others become
+        ``schema:alternateName``, kept also in the named graph ``graph/title-variants``
+        so they can be withdrawn when no current document prints them any more.
+        """
+        variants_graph = self.minter.title_variants()
+        name, alt = iri(_S + "name"), iri(_S + "alternateName")
+        existing = set(self.store.graph_triples(variants_graph))
+        candidates = {s for s, _, _ in existing}
+        for row in self.store.query(_PREFIX_DECL + """
+            SELECT ?x WHERE { ?x a schema:ScholarlyArticle ; schema:name ?n }
+            GROUP BY ?x HAVING (COUNT(?n) > 1)""").term_rows():
+            candidates.add(row["x"])
+        if not candidates:
+            return
+        current = {c.graph for c in self._current.values()}
+        wanted: set[Triple] = set()
+        deletes: list[Quad] = []
+        inserts: list[Quad] = []
+        for x in sorted(candidates):
+            stated = {
+                row["n"] for row in self.store.query(
+                    f"SELECT ?g ?n WHERE {{ GRAPH ?g {{ {x} {name} ?n }} }}").term_rows()
+                if _strip(row["g"]) in current
+            }
+            if not stated:
+                continue
+            canonical = min(stated)
+            wanted.update((x, alt, other) for other in stated - {canonical})
+            names_now = set(self.store.objects(x, name))
+            deletes += [((x, name, n), None) for n in sorted(names_now - {canonical})]
+            if canonical not in names_now:
+                inserts.append(((x, name, canonical), None))
+        vg = iri(variants_graph)
+        for t in sorted(wanted - existing):
+            inserts += [(t, vg), (t, None)]
+        for t in sorted(existing - wanted):
+            deletes += [(t, vg), (t, None)]
+        self._apply(deletes, inserts)
+
     # cross-document author resolution --------------------------------------------
     def _link_authors(self, report: IngestReport) -> None:
         """Resolve byline names to the one profiled person they name, if exactly one."""
@@ -312,6 +358,11 @@ class Ingestor:
 
 
 Quad = tuple[Triple, str | None]
+
+
+def _strip(term: str) -> str:
+    """The IRI inside an N-Triples IRI term."""
+    return term[1:-1]
 
 
 def _data_block(quads: list[Quad]) -> str:

@@ -96,6 +96,10 @@ class IriMinter:
         """The named graph of byline names resolved to profiled persons across documents."""
         return f"{self.base}graph/author-links"
 
+    def title_variants(self) -> str:
+        """The named graph of paper titles printed differently by different documents."""
+        return f"{self.base}graph/title-variants"
+
     def linkset(self, name: str) -> str:
         """The named graph of one curated link set (``kg link``), by its slugged name."""
         return f"{self.base}linkset/{name}"

@@ -284,9 +284,6 @@ def test_linked_store_satisfies_the_shapes(linked_store) -> None:
     assert all(r.conforms for r in validate_store(linked_store, named_graphs=False))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kg.mapper/kg.ingest: a paper identified by its arXiv id or DOI whose title two profiles "
-    "print differently gets two schema:name values in the default graph; the shapes allow one"))
 def test_one_title_per_paper_identified_by_arxiv_id() -> None:
     store = KnowledgeStore.open(None)
     paper = b'{"title": "%s", "identifiers": {"arxiv": "2503.14476"}}'

@@ -144,3 +144,29 @@ def test_rerun_after_a_crash_before_the_link_pass_restores_links(store: Knowledg
     report = ingest(store, a, c)
     assert not report.ingested and len(report.unchanged) == 2
     assert dataset(store) == complete
+
+
+def test_one_title_per_paper_when_profiles_print_it_differently(store: KnowledgeStore) -> None:
+    a = doc("Ada Byron", "2026-11-01", (paper("Muon Is Scalable", "Ada Byron"),))
+    c = doc("Carl Gauss", "2026-11-01", (paper("Muon is scalable", "Carl Gauss"),))
+    ingest(store, a, c)
+    names = "SELECT ?n { ?x a schema:ScholarlyArticle ; schema:name ?n }"
+    assert [r["n"][1] for r in store.query(PREFIX + names).rows()] == ["Muon Is Scalable"]
+    alts = "SELECT ?n { ?x a schema:ScholarlyArticle ; schema:alternateName ?n }"
+    assert [r["n"][1] for r in store.query(PREFIX + alts).rows()] == ["Muon is scalable"]
+    assert count(store, '?x a schema:ScholarlyArticle ; schema:author ?p') == 2  # one paper, two authors
+    # the other order gives the same dataset
+    other = KnowledgeStore.open(None)
+    ingest(other, c)
+    ingest(other, a)
+    assert dataset(other) == dataset(store)
+
+
+def test_withdrawn_title_variant_leaves_the_default_graph(store: KnowledgeStore) -> None:
+    a = doc("Ada Byron", "2026-11-01", (paper("Muon Is Scalable", "Ada Byron"),))
+    c = doc("Carl Gauss", "2026-11-01", (paper("Muon is scalable", "Carl Gauss"),))
+    c2 = doc("Carl Gauss", "2026-11-05", (paper("Something Else", "Carl Gauss"),))
+    ingest(store, a, c)
+    ingest(store, c2)
+    assert count(store, "?x schema:alternateName ?n") == 0
+    assert count(store, '?x schema:name "Muon Is Scalable"') == 1
