@@ -10,16 +10,20 @@ seen is the peak. Short spikes between two samples can be missed.
 (0, True, True)
 >>> median([3.0, 1.0, 2.0])
 2.0
+>>> percentile([5.0, 1.0, 4.0, 2.0, 3.0], 50), percentile(range(1, 101), 99)
+(3.0, 99.0)
 """
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import subprocess
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +63,39 @@ class CommandFailed(RuntimeError):
         )
 
 
+def tree_processes(process: psutil.Process) -> list[psutil.Process]:
+    """``process`` and all its live descendants (empty when it has gone)."""
+    try:
+        return [process, *process.children(recursive=True)]
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return []
+
+
+def tree_cpu_seconds(process: psutil.Process) -> dict[int, float]:
+    """User + system CPU seconds of ``process`` and each descendant, by pid.
+
+    Subtract two snapshots with :func:`cpu_delta` to get the CPU a tree used meanwhile.
+    """
+    seconds: dict[int, float] = {}
+    for member in tree_processes(process):
+        try:
+            times = member.cpu_times()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        seconds[member.pid] = times.user + times.system
+    return seconds
+
+
+def cpu_delta(before: Mapping[int, float], after: Mapping[int, float]) -> float:
+    """CPU seconds used between two :func:`tree_cpu_seconds` snapshots (new processes
+    count from zero; processes that exited meanwhile are missed).
+
+    >>> cpu_delta({1: 2.0, 2: 1.0}, {1: 3.5, 3: 0.25})
+    1.75
+    """
+    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
+
+
 def tree_rss(process: psutil.Process) -> int:
     """RSS of ``process`` plus all its descendants, in bytes; vanished processes count 0."""
     try:
@@ -82,15 +119,23 @@ class PeakRssSampler:
         with PeakRssSampler(server_pid) as sampler:
             run_the_load()
         sampler.peak_bytes
+
+    ``min_bytes`` is the smallest sample and ``history`` keeps the last
+    ``history_size`` samples as ``(perf_counter seconds, bytes)``, to show whether
+    memory stayed flat over a window.
     """
 
-    def __init__(self, pid: int, interval: float = DEFAULT_INTERVAL) -> None:
+    def __init__(
+        self, pid: int, interval: float = DEFAULT_INTERVAL, history_size: int = 100_000
+    ) -> None:
         self._process = psutil.Process(pid)
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"rss-{pid}", daemon=True)
         self.peak_bytes = 0
+        self.min_bytes = 0
         self.samples = 0
+        self.history: deque[tuple[float, int]] = deque(maxlen=history_size)
 
     def _run(self) -> None:
         while True:
@@ -101,8 +146,10 @@ class PeakRssSampler:
     def sample(self) -> int:
         """Take one sample now; returns it and updates the peak."""
         rss = tree_rss(self._process)
+        self.min_bytes = rss if self.samples == 0 else min(self.min_bytes, rss)
         self.samples += 1
         self.peak_bytes = max(self.peak_bytes, rss)
+        self.history.append((time.perf_counter(), rss))
         return rss
 
     def __enter__(self) -> PeakRssSampler:
@@ -179,3 +226,12 @@ def run_measured(
 def median(values: Iterable[float]) -> float:
     """The median of the values (the mean of the middle two for an even count)."""
     return float(statistics.median(list(values)))
+
+
+def percentile(values: Iterable[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) by the nearest-rank method; nan for no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return float(ordered[min(rank, len(ordered)) - 1])

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -110,18 +111,51 @@ def _json_term(term: Term) -> dict[str, object]:
     return {"type": kind, "value": value}
 
 
+def _json_term_text(term: Term) -> str:
+    """``_dumps(_json_term(term))``, written directly: the hot path of SELECT results.
+
+    >>> all(_json_term_text(t) == _dumps(_json_term(t)) for t in [
+    ...     ("uri", "http://ex.org/\\u00e9", None, None), ("bnode", "b0", None, None),
+    ...     ("literal", 'a "q"\\n\\u2028\\x01', XSD_STRING, None),
+    ...     ("literal", "1", XSD + "integer", None), ("literal", "x", None, None),
+    ...     ("literal", "chat", RDF_LANG_STRING, "fr"),
+    ...     ("literal", "x", RDF_DIR_LANG_STRING, "ar--rtl"),
+    ...     ("triple", '<http://s> <http://p> "o"', None, None)])
+    True
+    """
+    kind, value, datatype, lang = term
+    if kind == "literal":
+        text = '{"type":"literal","value":' + _json_string(value)
+        if lang:
+            language, _, direction = lang.partition("--")
+            text += ',"xml:lang":' + _json_string(language)
+            if direction:
+                text += ',"its:dir":' + _json_string(direction)
+        elif datatype and datatype != XSD_STRING:
+            text += ',"datatype":' + _json_string(datatype)
+        return text + "}"
+    if kind == "triple":
+        return _dumps(_json_term(term))
+    return '{"type":' + _json_string(kind) + ',"value":' + _json_string(value) + "}"
+
+
 def _json_rows(variables: list[str], rows: Iterable[Row]) -> Iterator[str]:
     yield '{"head":{"vars":' + _dumps(variables) + '},"results":{"bindings":['
-    first = True
+    keys = [(name, _json_string(name) + ":") for name in dict.fromkeys(variables)]
+    separator = "\n"
     for row in rows:
-        binding = {name: _json_term(row[name]) for name in variables if name in row}
-        yield ("\n" if first else ",\n") + _dumps(binding)
-        first = False
-    yield "\n]}}" if not first else "]}}"
+        yield separator + "{" + ",".join(
+            [key + _json_term_text(row[name]) for name, key in keys if name in row]) + "}"
+        separator = ",\n"
+    yield "]}}" if separator == "\n" else "\n]}}"
 
 
 def _dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+#: a JSON string literal, escaped exactly as ``_dumps`` escapes strings (C-accelerated)
+_json_string = encode_basestring
 
 
 # XML ------------------------------------------------------------------------
