@@ -1,4 +1,4 @@
-"""The ``kg`` command: ingest, export, query, validate, stats, serve.
+"""The ``kg`` command: ingest, release, export, query, validate, stats, serve.
 
 Thin: each command parses its options, calls the library, and turns library
 errors into a clear message and a non-zero exit code.
@@ -148,6 +148,34 @@ def export(store_dir: Path, base_iri: str, out_dir: Path, release: str | None) -
         raise click.ClickException(str(exc)) from exc
     for d in result.dumps:
         click.echo(f"{d.name}\t{d.triples} triples\t{d.size} bytes\tsha256 {d.sha256}")
+
+
+@main.command()
+@STORE_OPTION
+@click.option("--releases", "releases_dir", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of the releases; its 'current' link is what 'kg serve' serves.")
+@click.option("--keep", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Releases to keep (older ones no process has open are removed).")
+def release(store_dir: Path, releases_dir: Path, keep: int) -> None:
+    """Publish the working store: copy it into a new release and make that one current.
+
+    The copy is a consistent checkpoint (hard links, cheap); RELEASES/current is repointed
+    atomically, and a server started with --store RELEASES/current switches to the new
+    release without failing a request. Run it between ingests, never during one.
+    """
+    from kg.release import publish_release
+
+    try:
+        made = publish_release(store_dir, releases_dir, keep=keep)
+    except KgError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"published {made.path} as {releases_dir / 'current'}", err=True)
+    for name in made.pruned:
+        click.echo(f"removed old release {name}", err=True)
+    for name in made.in_use:
+        click.echo(f"kept old release {name}: a process still has it open", err=True)
+    click.echo(made.name)
 
 
 @main.command()

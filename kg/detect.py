@@ -102,6 +102,8 @@ def _text_document(data: bytes, *, path: str, as_of: dt.date) -> SourceDocument:
             _line_at(data, exc.start),
             f"not UTF-8: invalid byte 0x{data[exc.start]:02x} at byte offset {exc.start}",
         ) from exc
+    if not text.removeprefix("\ufeff").strip():  # a BOM, no-break or ideographic spaces
+        raise DocumentError(path, None, "empty document (only whitespace)")
     control = _CONTROL.search(text)
     if control is not None:
         offset = len(text[: control.start()].encode("utf-8"))

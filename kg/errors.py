@@ -21,6 +21,10 @@ class DocumentError(KgError):
         where = f"{path}:{line}" if line is not None else path
         super().__init__(f"{where}: {reason}")
 
+    def __reduce__(self) -> tuple[type[DocumentError], tuple[str, int | None, str]]:
+        # pickled by its fields: ingest workers send rejections to the writer
+        return type(self), (self.path, self.line, self.reason)
+
 
 class StoreError(KgError):
     """The store could not be opened, read or written."""

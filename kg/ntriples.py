@@ -13,6 +13,7 @@ SPARQL DATA blocks accept, and they compare exactly (one canonical form per term
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -29,6 +30,24 @@ _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t",
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f]')
 # characters an IRI reference may not contain (RFC 3987 / N-Triples IRIREF)
 _BAD_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+# RFC 3987 absolute IRIs (a "%" is checked by _BAD_PERCENT)
+_UCSCHAR = ("\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef"
+            + "".join(f"{chr(plane << 16)}-{chr((plane << 16) + 0xFFFD)}" for plane in range(1, 14))
+            + "\U000e1000-\U000efffd")
+_IPRIVATE = "\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd"
+_UNRESERVED = "A-Za-z0-9._~\\-" + _UCSCHAR
+_SUB_DELIMS = "!$&'()*+,;="
+_PCHARS = _UNRESERVED + _SUB_DELIMS + ":@%"
+_IRI = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.\-]*:"
+    rf"(?://(?:[{_UNRESERVED}{_SUB_DELIMS}:%]*@)?"
+    rf"(?P<host>\[[0-9A-Fa-f:.]+\]|[{_UNRESERVED}{_SUB_DELIMS}%]*)(?::[0-9]*)?"
+    rf"(?:/[{_PCHARS}/]*)?"
+    rf"|(?!//)[{_PCHARS}/]*)"
+    rf"(?:\?[{_PCHARS}{_IPRIVATE}/?]*)?"
+    rf"(?:#[{_PCHARS}/?]*)?"
+)
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def _escape_char(match: re.Match[str]) -> str:
@@ -44,12 +63,24 @@ def iri(value: str) -> str:
 
 
 def is_valid_iri(value: str) -> bool:
-    """True when ``value`` is an absolute IRI we can write.
+    """True when ``value`` is an absolute IRI (RFC 3987) we can write: the store refuses
+    anything else, and one refused term fails a whole write.
 
     >>> is_valid_iri("https://github.com/a/b"), is_valid_iri("https://x/a b")
     (True, False)
+    >>> is_valid_iri("https://github.com/a%zz"), is_valid_iri("https://github.com:abc/x")
+    (False, False)
     """
-    return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", value)) and not _BAD_IRI.search(value)
+    match = _IRI.fullmatch(value)
+    if match is None or _BAD_PERCENT.search(value):
+        return False
+    host = match["host"]
+    if host is not None and host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return False
+    return True
 
 
 def literal(value: str) -> str:

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
+import os
+import pickle
+import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator
-from multiprocessing.pool import AsyncResult
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from kg.detect import read_documents
-from kg.errors import DocumentError
+from kg.errors import DocumentError, KgError
 from kg.ingest import first_snapshot_nquads
 from kg.iris import IriMinter
 from kg.mapper import MappedDocument, map_document
@@ -23,8 +27,10 @@ from kg.mapper import MappedDocument, map_document
 _settings: dict[str, object] = {}
 
 
-def _init(as_of: dt.date, base_iri: str, ingested_at: dt.datetime) -> None:
-    _settings.update(as_of=as_of, minter=IriMinter(base_iri), ingested_at=ingested_at)
+def _init(as_of: dt.date, base_iri: str, ingested_at: dt.datetime,
+          spool: str | None = None) -> None:
+    _settings.update(as_of=as_of, minter=IriMinter(base_iri), ingested_at=ingested_at,
+                     spool=spool)
 
 
 def _map_file(path: Path) -> list[MappedDocument | DocumentError]:
@@ -44,6 +50,20 @@ def _map_file(path: Path) -> list[MappedDocument | DocumentError]:
     return out
 
 
+def _map_file_to_spool(path: Path) -> str:
+    """Map a file in a worker; the result goes to a file, and its name back to the writer.
+
+    The name is a message shorter than a pipe writes atomically, so a worker killed at any
+    moment never leaves half a message in the result pipe, where the pool would wait for
+    the rest for ever instead of noticing that the worker died.
+    """
+    spool = _settings["spool"]
+    assert isinstance(spool, str)
+    with tempfile.NamedTemporaryFile(dir=spool, delete=False) as out:
+        pickle.dump(_map_file(path), out, protocol=pickle.HIGHEST_PROTOCOL)
+    return out.name
+
+
 def map_files(files: Iterable[Path], *, as_of: dt.date, base_iri: str,
               ingested_at: dt.datetime, processes: int,
               max_in_flight: int | None = None) -> Iterator[list[MappedDocument | DocumentError]]:
@@ -57,12 +77,33 @@ def map_files(files: Iterable[Path], *, as_of: dt.date, base_iri: str,
     # a bounded number of files in flight (about one store batch): workers keep mapping
     # while the writer loads a batch, but never run far ahead of it,
     # so memory does not grow with the corpus (Pool.imap would queue every result)
-    in_flight: deque[AsyncResult[list[MappedDocument | DocumentError]]] = deque()
+    in_flight: deque[tuple[Path, Future[str]]] = deque()
     limit = max_in_flight or 256
-    with ctx.Pool(processes, initializer=_init, initargs=(as_of, base_iri, ingested_at)) as pool:
+    # a ProcessPoolExecutor, not a Pool: when a worker dies (the out-of-memory killer, a
+    # kill -9) the waiting writer gets an error instead of waiting for ever
+    spool = tempfile.TemporaryDirectory(prefix="kg-ingest-")
+    pool = ProcessPoolExecutor(processes, mp_context=ctx, initializer=_init,
+                               initargs=(as_of, base_iri, ingested_at, spool.name))
+    try:
         for path in files:
-            in_flight.append(pool.apply_async(_map_file, (path,)))
+            in_flight.append((path, pool.submit(_map_file_to_spool, path)))
             if len(in_flight) >= limit:
-                yield in_flight.popleft().get()
+                yield _result(*in_flight.popleft())
         while in_flight:
-            yield in_flight.popleft().get()
+            yield _result(*in_flight.popleft())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        spool.cleanup()
+
+
+def _result(path: Path, future: Future[str]) -> list[MappedDocument | DocumentError]:
+    try:
+        name = future.result()
+    except BrokenProcessPool as exc:
+        raise KgError(f"a worker process died while mapping {path} or a file after it "
+                      "(killed, or out of memory?); the store holds whole documents only: "
+                      "run the ingest again to finish") from exc
+    with open(name, "rb") as spooled:
+        result: list[MappedDocument | DocumentError] = pickle.load(spooled)
+    os.unlink(name)
+    return result

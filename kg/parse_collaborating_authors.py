@@ -8,7 +8,7 @@ metrics, dates or bylines; the person is an author of every listed paper.
 from __future__ import annotations
 
 from kg.names import display_name
-from kg.parse_profile_page import LineCursor, code_repositories, quote
+from kg.parse_profile_page import LineCursor, code_repositories, quote, take_name
 from kg.records import Paper, Profile
 
 _GOTO = "Goto"
@@ -35,8 +35,8 @@ def parse_collaborating_authors(text: str, *, path: str) -> Profile:
         number, text_line = cursor.take(repr(expected))
         if text_line.strip() != expected:
             raise cursor.error(number, f"expected {expected!r}, found {quote(text_line)}")
-    _, printed = cursor.take("the researcher's name, like '\\xa0Zhang, Zheng'")
-    printed = printed.strip()  # the no-break space before the name is layout, not name
+    # the no-break space before the name is layout, not name
+    printed = take_name(cursor, "the researcher's name, like '\\xa0Zhang, Zheng'")
     name = display_name(printed)
     papers: list[Paper] = []
     while not cursor.at_end():

@@ -59,6 +59,10 @@ _URL = re.compile(r"https?://[^\s<>\"'`{}|\\^\[\]]+")
 _ET_AL = "et al."
 _ORG_SEPARATOR = " \u00b7 "
 _QUOTE_LIMIT = 80
+#: the longest name accepted (also ``maxLength`` of a record's name): a person's IRI is made
+#: from the name and written in every statement about them, so a huge name would multiply
+#: the size of the document
+MAX_NAME_LENGTH = 500
 
 
 def split_lines(text: str) -> list[str]:
@@ -238,8 +242,28 @@ class LineCursor:
         return index
 
 
+def take_name(cursor: LineCursor, what: str) -> str:
+    """The next non-blank line as a person's name, without surrounding space."""
+    number, printed = cursor.take(what)
+    printed = printed.strip()
+    if len(printed) > MAX_NAME_LENGTH:
+        raise cursor.error(number, f"expected {what}, found a line of {len(printed):,} "
+                           f"characters (a name has at most {MAX_NAME_LENGTH})")
+    return printed
+
+
 def _int(text: str) -> int:
     return int(text.replace(",", ""))
+
+
+def _take_count(cursor: LineCursor, pattern: re.Pattern[str], what: str) -> int:
+    """The next line's count; more digits than ``int()`` converts is an input error."""
+    number, match = cursor.take_match(pattern, what)
+    try:
+        return _int(match[1])
+    except ValueError as exc:  # over sys.get_int_max_str_digits() (4300 by default)
+        digits = len(match[1].replace(",", ""))
+        raise cursor.error(number, f"expected {what}, found a count of {digits} digits") from exc
 
 
 def parse_profile_page(text: str, *, path: str, as_of: dt.date) -> Profile:
@@ -275,16 +299,15 @@ def parse_profile_page(text: str, *, path: str, as_of: dt.date) -> Profile:
     (('Charles Babbage', 'Ada Lovelace'), False, ('cmu',), ('https://github.com/ada/engine',))
     """
     cursor = LineCursor(text, path=path)
-    _, printed = cursor.take("the researcher's name")
-    printed = printed.strip()
+    printed = take_name(cursor, "the researcher's name")
     name = display_name(printed)
     _, category = cursor.take_match(_CATEGORY, "a category code like 'LG'")
-    _, h_index = cursor.take_match(_H_INDEX, "'h-index<int>'")
-    _, paper_count = cursor.take_match(_PAPER_COUNT, "'<int>papers'")
-    _, citation_count = cursor.take_match(_CITATION_COUNT, "'<int>citations'")
+    h_index = _take_count(cursor, _H_INDEX, "'h-index<int>'")
+    paper_count = _take_count(cursor, _PAPER_COUNT, "'<int>papers'")
+    citation_count = _take_count(cursor, _CITATION_COUNT, "'<int>citations'")
     _, novelty = cursor.take_match(_NOVELTY, "'Novelty<int>%'")
     _, ai_score = cursor.take_match(_AI_SCORE, "'AI Score<int>'")
-    _, listed = cursor.take_match(_LISTED, "'<int> Papers'")
+    listed = _take_count(cursor, _LISTED, "'<int> Papers'")
     papers: list[Paper] = []
     while not cursor.at_end():
         papers.append(_paper(cursor, as_of))
@@ -294,13 +317,13 @@ def parse_profile_page(text: str, *, path: str, as_of: dt.date) -> Profile:
         name_as_printed=printed if printed != name else None,
         category_code=category.group(),
         metrics=Metrics(
-            h_index=_int(h_index[1]),
-            paper_count=_int(paper_count[1]),
-            citation_count=_int(citation_count[1]),
+            h_index=h_index,
+            paper_count=paper_count,
+            citation_count=citation_count,
             novelty_score=Decimal(novelty[1]),
             ai_score=Decimal(ai_score[1]),
         ),
-        listed_paper_count=_int(listed[1]),
+        listed_paper_count=listed,
         papers=tuple(papers),
     )
 

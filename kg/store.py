@@ -146,6 +146,32 @@ class QueryResult:
             items = items[:limit]
         return QueryResult("graph", items), len(items), more
 
+    def write(self, output: Writable, format_name: str, *, limit: int = 0) -> tuple[int, bool]:
+        """Serialise a graph result into ``output`` as it is read, at most ``limit`` triples
+        (0: all). Returns the number written and whether triples were left out; memory does
+        not grow with the result.
+
+        >>> store = KnowledgeStore.open(None)
+        >>> store.update("INSERT DATA { <http://ex.org/a> <http://ex.org/p> 1, 2, 3 }")
+        >>> out = io.BytesIO()
+        >>> store.query("CONSTRUCT WHERE { ?s ?p ?o }").write(out, "ntriples", limit=2)
+        (2, True)
+        >>> len(out.getvalue().splitlines())
+        2
+        """
+        if self.kind != "graph":
+            raise KgError("only CONSTRUCT/DESCRIBE results are written as triples")
+        if format_name not in _RDF:
+            raise KgError(f"format {format_name!r} is not an RDF format")
+        counted = _Counted(self._raw, limit)
+        try:
+            # pyoxigraph writes to any object with a binary write(); its stubs say IO[bytes]
+            ox.serialize(counted, output, _RDF[format_name],  # type: ignore[arg-type]
+                         prefixes=PREFIXES)
+        except OSError as exc:
+            raise StoreError(f"the store failed while reading results: {exc}") from exc
+        return counted.count, counted.more
+
     def serialize(self, format_name: str) -> Iterator[bytes]:
         """Serialise in a registered format (results formats for select/ask, RDF for graph)."""
         try:
@@ -162,6 +188,31 @@ class QueryResult:
         assert data is not None  # no output file: the bytes are returned
         for start in range(0, len(data), _CHUNK):
             yield data[start : start + _CHUNK]
+
+
+class _Counted:
+    """The items of an iterator, at most ``limit`` (0: all), counted; ``more`` tells
+    whether there was one more."""
+
+    def __init__(self, items: Iterable[Any], limit: int) -> None:
+        self._items = iter(items)
+        self._limit = limit
+        self._full = False
+        self.count = 0
+        self.more = False
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        if self._limit and self.count >= self._limit:
+            if not self._full:
+                self._full = True
+                self.more = next(self._items, None) is not None
+            raise StopIteration
+        item = next(self._items)
+        self.count += 1
+        return item
 
 
 def _describe_term(term: Any) -> tuple[str, str, str | None, str | None]:

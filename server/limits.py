@@ -1,4 +1,5 @@
-"""Request limits enforced before any route runs: 414 for long URLs, 413 for big bodies.
+"""Request limits enforced before any route runs: 414 for long URLs, 413 for big bodies,
+400 for bodies that end early or cannot be read.
 
 A tiny WSGI middleware looks at the raw request line and Content-Length only, so an
 oversized request is refused before werkzeug parses or reads anything. The answer
@@ -8,11 +9,12 @@ Flask's ``MAX_CONTENT_LENGTH``, set from the same setting.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from flask import Flask
+from werkzeug.exceptions import ClientDisconnected
 
 from server.errors import error_response
 from server.settings import Settings
@@ -31,6 +33,53 @@ def url_length(environ: WSGIEnvironment) -> int:
         return length + (len(query) + 1 if query and "?" not in raw else 0)
     path = quote(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""), safe="/;=,")
     return len(path) + (len(query) + 1 if query else 0)
+
+
+class CheckedBody:
+    """The request body as the WSGI server hands it over, read strictly.
+
+    A body that ends before its Content-Length (the client stopped sending) or a chunked
+    body that is cut or malformed is a 400: what arrived is not the request the client
+    meant. (gunicorn marks its input as terminated, so werkzeug does not check lengths
+    itself, and its chunked-body parser raises its own exceptions.)
+    """
+
+    def __init__(self, stream: Any, expected: int | None) -> None:
+        self._stream = stream
+        self._expected = expected
+        self._seen = 0
+
+    def _checked(self, data: bytes, size: int | None) -> bytes:
+        self._seen += len(data)
+        if (self._expected is not None and self._seen < self._expected
+                and (not data or size is None or size < 0)):
+            raise ClientDisconnected(
+                f"the request body ended after {self._seen} of the {self._expected} bytes its "
+                "Content-Length announced")
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            data = self._stream.read() if size is None or size < 0 else self._stream.read(size)
+        except ClientDisconnected:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the WSGI server's body parser
+            raise ClientDisconnected(f"the request body could not be read: "
+                                     f"{exc or type(exc).__name__}") from exc
+        return self._checked(data, size)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        try:
+            data = (self._stream.readline() if size is None or size < 0
+                    else self._stream.readline(size))
+        except Exception as exc:  # noqa: BLE001 - the WSGI server's body parser
+            raise ClientDisconnected(f"the request body could not be read: "
+                                     f"{exc or type(exc).__name__}") from exc
+        return self._checked(data, 0 if data.endswith(b"\n") else size)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while line := self.readline():
+            yield line
 
 
 class RequestLimits:
@@ -59,6 +108,9 @@ class RequestLimits:
                  ) -> Iterable[bytes]:
         problem = self.problem(environ)
         if problem is None:
+            if "wsgi.input" in environ:
+                environ["wsgi.input"] = CheckedBody(
+                    environ["wsgi.input"], int(environ.get("CONTENT_LENGTH") or 0) or None)
             return self.wsgi_app(environ, start_response)
         status, message = problem
         with self.app.request_context(environ):

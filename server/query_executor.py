@@ -50,13 +50,14 @@ import time
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from flask import Flask, current_app
 
 from kg.errors import KgError, StoreError
+from kg.release import hold_release
 from kg.results_io import CONTEXT_PATH, compact_jsonld, load_context, write_boolean, write_results
-from kg.store import DataSyntaxError, KnowledgeStore, QuerySyntaxError
+from kg.store import DataSyntaxError, KnowledgeStore, QueryResult, QuerySyntaxError
 from server.errors import ApiError
 from server.query_service import InProcessQueryService, Row
 from server.settings import Settings
@@ -82,6 +83,9 @@ def jsonld_context(ontology_dir: str) -> dict[str, Any] | None:
 
 
 def _query(store: KnowledgeStore, job: Job) -> Iterator[Message]:
+    """Evaluate and serialise the whole result (up to the cap) into a spool file, memory
+    first, then disk: memory stays flat however big the result. Then the head, then the
+    body in chunks."""
     result = store.query(job["sparql"], default_graph_uris=job.get("default_graphs"),
                          named_graph_uris=job.get("named_graphs"), base_iri=job.get("base_iri"))
     cap = int(job.get("cap") or 0)
@@ -91,23 +95,38 @@ def _query(store: KnowledgeStore, job: Job) -> Iterator[Message]:
         yield "error", (406, job["not_acceptable"][kind])
         return
     head: dict[str, Any] = {"kind": kind, "format": fmt, "capped": False, "count": None}
-    if kind == "select":
-        rows = list(itertools.islice(result.rows(), cap + 1) if cap else result.rows())
-        if cap and len(rows) > cap:
-            rows, head["capped"] = rows[:cap], True
-        head["count"] = len(rows)
-        chunks = list(write_results(result.variables, rows, fmt))
-    elif kind == "ask":
-        chunks = list(write_boolean(result.boolean, fmt))
-    else:
-        cut, head["count"], head["capped"] = result.capped(cap)
-        chunks = list(cut.serialize(fmt))
-        if fmt == "jsonld":
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
+        if kind == "select":
+            head["count"], head["capped"] = _write_rows(result, fmt, cap, spool)
+        elif kind == "ask":
+            for chunk in write_boolean(result.boolean, fmt):
+                spool.write(chunk)
+        elif fmt == "jsonld":  # compaction needs the whole document (bounded by the cap)
+            cut, head["count"], head["capped"] = result.capped(cap)
             context = jsonld_context(job.get("ontology_dir", ""))
-            chunks = [compact_jsonld(b"".join(chunks), context)]
-    yield "head", head
-    for chunk in chunks:
-        yield "data", chunk
+            spool.write(compact_jsonld(b"".join(cut.serialize(fmt)), context))
+        else:
+            head["count"], head["capped"] = result.write(spool, fmt, limit=cap)
+        yield "head", head
+        spool.seek(0)
+        while chunk := spool.read(_CHUNK):
+            yield "data", chunk
+
+
+def _write_rows(result: QueryResult, fmt: str, cap: int, out: IO[bytes]) -> tuple[int, bool]:
+    """SELECT rows written as they are read, at most ``cap`` (0: all): (count, capped)."""
+    rows = result.rows()
+    count = 0
+
+    def counted() -> Iterator[Row]:
+        nonlocal count
+        for row in itertools.islice(rows, cap) if cap else rows:
+            count += 1
+            yield row
+
+    for chunk in write_results(result.variables, counted(), fmt):
+        out.write(chunk)
+    return count, bool(cap) and count == cap and next(rows, None) is not None
 
 
 def _run(store: KnowledgeStore, job: Job) -> Iterator[Message]:
@@ -203,9 +222,17 @@ def _what(job: Job) -> str:
 
 
 def executor_main(conn: Connection, store_path: str, read_only: bool) -> None:
-    """Body of an executor process: open the store, then run jobs until EOF."""
+    """Body of an executor process: open the store, then run jobs until EOF.
+
+    A release (:mod:`kg.release`) stays marked in use while the executor has it open.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the WSGI worker decides when we stop
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with hold_release(store_path):
+        _serve_jobs(conn, store_path, read_only)
+
+
+def _serve_jobs(conn: Connection, store_path: str, read_only: bool) -> None:
     try:
         store = KnowledgeStore.open(store_path, read_only=read_only)
     except KgError as exc:
@@ -302,6 +329,8 @@ class InProcessRunner:
 
 class _Executor:
     def __init__(self, ctx: Any, store_path: str, read_only: bool) -> None:
+        #: the store directory it opened (a symlink such as RELEASES/current resolved)
+        self.store_path = store_path
         parent, child = ctx.Pipe(duplex=True)
         self.proc = ctx.Process(target=executor_main, args=(child, store_path, read_only),
                                 name="kg-query-executor", daemon=True)
@@ -329,6 +358,10 @@ class ProcessPoolQueryService:
     """The :class:`~server.query_service.QueryService` of a served store.
 
     Executors start on first use (after the WSGI worker has forked) or on :meth:`start`.
+    A read-only store given as a symlink (``RELEASES/current``, see :mod:`kg.release`) is
+    resolved when executors open it and again before every job: when the link has moved,
+    idle executors are replaced at once and busy ones after their job, so every job that
+    starts after the switch runs on the new release and none fails because of it.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -344,7 +377,10 @@ class ProcessPoolQueryService:
         self._closed = False
         self._updates = 0
         self._fingerprint: str | None = None
+        #: the store directory new executors open (the served path, symlinks resolved)
+        self._serving = os.path.realpath(settings.store)
         self.restarts = 0
+        self.switches = 0
         #: called with "timeout", "restart" or "busy" (metrics)
         self.on_event: Callable[[str], None] | None = None
 
@@ -359,7 +395,26 @@ class ProcessPoolQueryService:
                 self._started = True
 
     def _spawn(self) -> _Executor:
-        return _Executor(self._ctx, self.settings.store, self.read_only)
+        return _Executor(self._ctx, self._serving, self.read_only)
+
+    def _retire(self, ex: _Executor) -> None:
+        """Stop an executor that serves an old release, without waiting for it."""
+        threading.Thread(target=ex.stop, name="kg-executor-retire", daemon=True).start()
+
+    def _follow_switch(self) -> None:
+        """Notice a moved symlink (a new release); call with the condition held."""
+        if not self.read_only:
+            return  # a store opened for writing is never switched under its writer
+        serving = os.path.realpath(self.settings.store)
+        if serving == self._serving:
+            return
+        self._serving = serving
+        self._fingerprint = None
+        self.switches += 1
+        stale, self._idle = self._idle, []
+        for ex in stale:
+            self._retire(ex)
+            self._idle.append(self._spawn())
 
     def close(self) -> None:
         with self._cond:
@@ -378,6 +433,7 @@ class ProcessPoolQueryService:
     def _acquire(self, deadline: float, limit: float) -> _Executor:
         self.start()
         with self._cond:
+            self._follow_switch()
             while not self._idle:
                 remaining = deadline - time.monotonic()
                 if self._closed:
@@ -404,6 +460,10 @@ class ProcessPoolQueryService:
             if self._closed:
                 ex.stop()
                 return
+            self._follow_switch()
+            if ex.store_path != self._serving:  # finished its job on an old release
+                self._retire(ex)
+                ex = self._spawn()
             self._idle.append(ex)
             self._cond.notify()
 
@@ -508,10 +568,13 @@ class ProcessPoolQueryService:
     # status --------------------------------------------------------------------
     def generation(self) -> str:
         """Changes whenever the served data may have changed (ETags)."""
+        if self.read_only and self._started:
+            with self._cond:
+                self._follow_switch()
         if self._fingerprint is None:
-            digest = hashlib.sha256(os.fsencode(os.path.abspath(self.settings.store)))
+            digest = hashlib.sha256(os.fsencode(self._serving))
             try:
-                for entry in sorted(os.scandir(self.settings.store), key=lambda e: e.name):
+                for entry in sorted(os.scandir(self._serving), key=lambda e: e.name):
                     if entry.is_file() and not entry.name.startswith("LOG"):
                         st = entry.stat()
                         digest.update(f"{entry.name}:{st.st_size}:{st.st_mtime_ns};".encode())
@@ -523,8 +586,9 @@ class ProcessPoolQueryService:
     def status(self) -> dict[str, Any]:
         with self._cond:
             return {"mode": "read-only" if self.read_only else "read-write",
-                    "store": self.settings.store, "executors": self.size,
-                    "busy": len(self._busy), "restarts": self.restarts}
+                    "store": self.settings.store, "serving": self._serving,
+                    "executors": self.size, "busy": len(self._busy),
+                    "restarts": self.restarts, "release_switches": self.switches}
 
     # the QueryService protocol ----------------------------------------------------
     def select(self, sparql: str, *, timeout: float | None = None) -> list[Row]:

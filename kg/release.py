@@ -1,0 +1,187 @@
+"""Releases: consistent copies of the working store, published by switching a symlink.
+
+``kg ingest`` writes the *working* store; a server never opens it (a RocksDB store opened
+read-only while another process writes it is undefined behaviour). :func:`publish_release`
+copies the working store with :meth:`KnowledgeStore.backup` (a RocksDB checkpoint: hard
+links, cheap) into ``RELEASES/<UTC timestamp>-<n>`` and repoints the symlink
+``RELEASES/current`` at it atomically (a new symlink moved over the old one with
+``os.replace``). ``kg serve --store RELEASES/current`` serves whatever ``current`` points at:
+its query executors open the release the link resolves to, and reopen when it changes.
+
+A release in use is marked by a shared ``flock`` on its ``.in-use`` file, held by every
+process that has it open (:func:`hold_release`); old releases are pruned only when nobody
+holds that lock, and the newest ``keep`` releases and the current one are always kept.
+
+>>> import tempfile
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     work = KnowledgeStore.open(Path(tmp) / "work")
+...     work.update("INSERT DATA { <http://ex.org/a> <http://ex.org/p> 1 }")
+...     del work
+...     first = publish_release(Path(tmp) / "work", Path(tmp) / "releases")
+...     second = publish_release(Path(tmp) / "work", Path(tmp) / "releases", keep=1)
+...     [first.number, second.number, second.pruned == [first.name]]
+...     current_release(Path(tmp) / "releases") == second.path
+[1, 2, True]
+True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kg.errors import KgError, StoreError
+from kg.store import KnowledgeStore
+
+CURRENT = "current"
+IN_USE = ".in-use"
+#: ``20261122T054512Z-7``: when it was made (UTC) and its sequence number
+RELEASE_NAME = re.compile(r"^(?P<stamp>[0-9]{8}T[0-9]{6}Z)-(?P<number>[0-9]+)$")
+
+
+class ReleaseError(KgError):
+    """A release could not be made or published."""
+
+
+@dataclass
+class Release:
+    """One published release and what publishing it pruned."""
+
+    name: str
+    path: Path
+    number: int
+    pruned: list[str] = field(default_factory=list)
+    #: old releases kept because a process still has them open
+    in_use: list[str] = field(default_factory=list)
+
+
+def releases(directory: Path) -> list[tuple[int, Path]]:
+    """The releases in ``directory`` as (number, path), oldest first."""
+    if not directory.is_dir():
+        return []
+    found = []
+    for entry in directory.iterdir():
+        match = RELEASE_NAME.match(entry.name)
+        if match and entry.is_dir() and not entry.is_symlink():
+            found.append((int(match["number"]), entry))
+    return sorted(found)
+
+
+def current_release(directory: Path) -> Path | None:
+    """The release ``directory/current`` points at, if any."""
+    link = directory / CURRENT
+    if not link.is_symlink():
+        return None
+    return (directory / os.readlink(link)).resolve()
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def publish_release(store_dir: Path, directory: Path, *, keep: int = 3) -> Release:
+    """Copy the working store into a new release, make it current, prune old ones.
+
+    Fails (``StoreError``) while another process has the working store open for writing,
+    e.g. a running ``kg ingest``: a release is made between ingests.
+    """
+    if keep < 1:
+        raise ReleaseError(f"keep must be at least 1, got {keep}")
+    store_dir, directory = Path(store_dir), Path(directory)
+    if not store_dir.is_dir():
+        raise ReleaseError(f"no working store at {store_dir}: run 'kg ingest' first")
+    directory.mkdir(parents=True, exist_ok=True)
+    existing = releases(directory)
+    number = (existing[-1][0] if existing else 0) + 1
+    name = f"{_now()}-{number}"
+    staging = directory / f".staging-{name}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    try:
+        store = KnowledgeStore.open(store_dir)  # read-write: no ingest may run meanwhile
+    except StoreError as exc:
+        raise ReleaseError(f"cannot open the working store {store_dir} (is an ingest "
+                           f"running?): {exc}") from exc
+    try:
+        store.backup(staging)
+    finally:
+        del store
+    (staging / IN_USE).touch()
+    _check_opens(staging)
+    target = directory / name
+    os.rename(staging, target)  # a release appears whole, or not at all
+    _point_current(directory, name)
+    release = Release(name, target, number)
+    _prune(directory, keep, release)
+    return release
+
+
+def _check_opens(path: Path) -> None:
+    try:
+        copy = KnowledgeStore.open(path, read_only=True)
+        copy.query("ASK { ?s ?p ?o }")
+        del copy
+    except KgError as exc:
+        raise ReleaseError(f"the new release at {path} does not open: {exc}") from exc
+
+
+def _point_current(directory: Path, name: str) -> None:
+    """Repoint ``current`` atomically: readers see the old target or the new, never none."""
+    temporary = directory / f".{CURRENT}-{os.getpid()}"
+    if temporary.is_symlink() or temporary.exists():
+        temporary.unlink()
+    os.symlink(name, temporary)
+    os.replace(temporary, directory / CURRENT)
+
+
+def _prune(directory: Path, keep: int, release: Release) -> None:
+    current = current_release(directory)
+    candidates = releases(directory)[:-keep]
+    for _, path in candidates:
+        if current is not None and path.resolve() == current:
+            continue
+        if not _remove_if_unused(path):
+            release.in_use.append(path.name)
+            continue
+        release.pruned.append(path.name)
+
+
+def _remove_if_unused(path: Path) -> bool:
+    marker = path / IN_USE
+    try:
+        fd = os.open(marker, os.O_RDONLY)
+    except FileNotFoundError:
+        shutil.rmtree(path)
+        return True
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        shutil.rmtree(path)  # while holding the lock: nobody opens it meanwhile
+        return True
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def hold_release(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Mark the release at ``path`` in use while the block runs (a shared lock on its
+    ``.in-use`` file; nothing happens for a store that is not a release)."""
+    try:
+        fd = os.open(Path(path) / IN_USE, os.O_RDONLY)
+    except FileNotFoundError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)

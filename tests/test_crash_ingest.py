@@ -1,0 +1,106 @@
+"""SIGKILL during ingest loses nothing and tears nothing (the small version of
+``benchmarks/crash_ingest.py``, which kills ``kg ingest`` 20 times over 3,000 profiles).
+
+An ingest (the library, as ``kg ingest`` runs it, with small bulk-load batches so that a
+small corpus has many batch boundaries) is killed three times: once after a few batches
+have landed, then at random moments, in both phases (first snapshots, bulk-loaded; later
+snapshots, one transaction each). After each kill the store holds only whole documents, a
+prefix of the ingest order, each described, and, once the run-level passes have run, is
+exactly the store a clean ingest of those documents gives. The completed ingest's dumps
+are byte-identical to a clean run's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import crash_ingest as ci  # noqa: E402
+from kg.store import KnowledgeStore  # noqa: E402
+
+BATCH_QUADS = 2000
+PROFILES = 40
+
+
+def test_killed_ingests_keep_whole_documents_and_converge(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", ci.EPOCH)
+    corpus = ci.make_corpus(tmp_path / "corpus", PROFILES, seed=4, share=0.15)
+    reference_store = tmp_path / "reference"
+    for phase, (_, as_of) in enumerate(ci.PHASES):
+        ci.ingest_once(corpus.folder(phase), reference_store, as_of, 1, BATCH_QUADS)
+    opened = KnowledgeStore.open(reference_store, read_only=True)
+    reference = ci.graph_digests(opened)
+    del opened
+    crashed = tmp_path / "crashed"
+    rng = random.Random(4)
+    argv = [ci.ingest_argv(corpus.folder(p), crashed, as_of, jobs=1, batch_quads=BATCH_QUADS)
+            for p, (_, as_of) in enumerate(ci.PHASES)]
+    checks = []
+    plan = [(0, {"new_sst_files": 30, "delay": 30.0}),  # a few batches in
+            (0, {"delay": rng.uniform(0.5, 2.5)}),
+            (1, {"delay": rng.uniform(0.5, 2.0)})]
+    for number, (phase, how) in enumerate(plan, start=1):
+        killed = ci.run_and_kill(argv[phase], how.pop("delay"), store=crashed, **how)
+        check = ci.KillCheck(number, phase, 0.0, killed)
+        ci.check_after_kill(check, corpus, crashed, reference, tmp_path / "check", jobs=1,
+                            batch_quads=BATCH_QUADS, in_process=True)
+        assert not check.problems, check
+        checks.append(check)
+    assert checks[0].killed and 0 < checks[0].documents < PROFILES, checks[0]
+    for phase, _ in enumerate(ci.PHASES):  # finish, then compare the dumps
+        ci.run_to_end(argv[phase])
+    ci.export(reference_store, tmp_path / "exports-reference")
+    ci.export(crashed, tmp_path / "exports-crashed")
+    assert ci.compare_exports(tmp_path / "exports-reference", tmp_path / "exports-crashed") == []
+
+
+def test_a_killed_mapping_worker_stops_the_ingest_instead_of_hanging_it(tmp_path: Path) -> None:
+    """A worker that dies (the out-of-memory killer, a kill -9) used to leave ``kg ingest``
+    waiting for ever for the files it was mapping."""
+    import signal
+    import subprocess
+
+    import psutil
+
+    from benchmarks.generate_corpus import generate
+
+    generate(150, tmp_path / "corpus", seed=5)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kg.cli", "ingest", str(tmp_path / "corpus"), "--store",
+         str(tmp_path / "store"), "--jobs", "2", "--no-progress"],
+        cwd=ROOT, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        victim = None
+        deadline = time.monotonic() + 30
+        while victim is None and time.monotonic() < deadline and proc.poll() is None:
+            for child in psutil.Process(proc.pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    parent = child.parent()
+                    busy = child.cpu_times().user > 0.5  # mapping files, not starting up
+                    if busy and parent is not None and "forkserver" in " ".join(
+                            parent.cmdline()):
+                        victim = child
+                        break
+            time.sleep(0.05)
+        assert victim is not None, "no mapping worker seen"
+        victim.send_signal(signal.SIGKILL)
+        _, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    assert proc.returncode == 1, err
+    assert b"worker process died" in err and b"run the ingest again" in err
+    opened = KnowledgeStore.open(tmp_path / "store", read_only=True)  # what was written holds
+    del opened
