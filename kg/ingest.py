@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from kg.errors import DocumentError
@@ -39,6 +41,9 @@ _METRIC_PROPS = {iri(_SKG + p) for p in PERSON_METRICS.values()}
 _SUPERSEDED_BY = iri(_SKG + "supersededBy")
 
 _PREFIX_DECL = "".join(f"PREFIX {k}: <{v}>\n" for k, v in PREFIXES.items())
+
+#: the bulk loader ingests its input in steps of this many quads, each atomic on its own
+LOADER_BATCH = 1_000_000
 
 
 def ingest_time() -> dt.datetime:
@@ -77,7 +82,7 @@ def _label(doc: SourceDocument) -> str:
 def first_snapshot_nquads(m: MappedDocument) -> str:
     """What the first document of a person adds: its named graph and its default-graph part.
 
-    Worker processes compute this ahead (``MappedDocument.first_snapshot_nquads``).
+    Worker processes compute this ahead, UTF-8 encoded (``MappedDocument.first_snapshot_nquads``).
     """
     g = iri(m.graph)
     person = iri(m.person)
@@ -88,23 +93,56 @@ def first_snapshot_nquads(m: MappedDocument) -> str:
     return "".join(lines)
 
 
+def first_snapshot_size(m: MappedDocument) -> int:
+    """The number of quads :func:`first_snapshot_nquads` writes."""
+    return (2 * (len(m.statements) + len(m.observations) + len(m.metrics))
+            + len(m.description))
+
+
+class _BatchFile:
+    """N-Quads of whole documents gathered on disk (memory stays flat however big a batch)."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.NamedTemporaryFile(prefix="kg-batch-", suffix=".nq")  # noqa: SIM115
+        self.quads = 0
+
+    def add(self, nquads: bytes, quads: int) -> None:
+        self.file.write(nquads)
+        self.quads += quads
+
+    def reset(self) -> None:
+        self.file.seek(0)
+        self.file.truncate()
+        self.quads = 0
+
+    def close(self) -> None:
+        self.file.close()
+
+
 class Ingestor:
     """Writes documents into a :class:`KnowledgeStore`; one instance per ingest run."""
 
     def __init__(self, store: KnowledgeStore, minter: IriMinter, *,
                  ingested_at: dt.datetime | None = None,
-                 batch_quads: int = 200_000) -> None:
+                 batch_quads: int = 900_000) -> None:
+        if not 0 < batch_quads < LOADER_BATCH:
+            raise ValueError(f"batch_quads must be between 1 and {LOADER_BATCH - 1}")
         self.store = store
         self.minter = minter
         self.ingested_at = ingested_at or ingest_time()
-        #: quads per bulk-load batch; must stay below the bulk loader's 1,000,000-quad batch,
-        #: or one batch would be ingested in several (separately atomic) steps
+        #: a batch is loaded once it holds this many quads; it never exceeds LOADER_BATCH,
+        #: or the bulk loader would ingest it in several (separately atomic) steps
         self.batch_quads = batch_quads
         self._known: set[str] = set()
         self._current: dict[tuple[str, str], _Current] = {}
         self._persons_with_docs: set[str] = set()
-        self._batch: list[str] = []
-        self._batch_size = 0
+        # two batch files: one gathers documents while the other is being bulk-loaded by a
+        # thread (the loader releases the GIL), so mapping and loading overlap; loads run
+        # one at a time and in order, so the store always holds a prefix of the run
+        self._batch = _BatchFile()
+        self._loading = _BatchFile()
+        self._loader = ThreadPoolExecutor(1, thread_name_prefix="kg-bulk-load")
+        self._pending: Future[None] | None = None
         self._load_state()
 
     # state -----------------------------------------------------------------
@@ -132,19 +170,29 @@ class Ingestor:
         ``on_item(label, outcome)`` is called per item (outcome: ingested, unchanged, rejected).
         """
         report = IngestReport()
-        for item in items:
-            if isinstance(item, DocumentError):
-                report.rejected.append(item)
-                outcome, label = "rejected", item.path
-            elif isinstance(item, MappedDocument):
-                label = item.label
-                outcome = self._ingest_mapped(item, report)
-            else:
-                label = _label(item)
-                outcome = self._ingest_one(item, report)
-            if on_item:
-                on_item(label, outcome)
-        self._flush()
+        try:
+            for item in items:
+                if isinstance(item, DocumentError):
+                    report.rejected.append(item)
+                    outcome, label = "rejected", item.path
+                elif isinstance(item, MappedDocument):
+                    label = item.label
+                    outcome = self._ingest_mapped(item, report)
+                else:
+                    label = _label(item)
+                    outcome = self._ingest_one(item, report)
+                if on_item:
+                    on_item(label, outcome)
+            self._flush()
+            self._wait_loaded()
+        finally:
+            # never leave a load running behind the caller's back (it owns the store)
+            pending, self._pending = self._pending, None
+            if pending is not None:
+                pending.exception()
+            self._loader.shutdown()
+            self._batch.close()
+            self._loading.close()
         # always, not only when something was ingested: a run killed after its last batch
         # but before this pass must still converge when it is run again
         self._link_authors(report)
@@ -165,10 +213,11 @@ class Ingestor:
         if m.sha256 in self._known:
             report.unchanged.append(m.label)
             return "unchanged"
-        if m.person not in self._persons_with_docs:
+        if m.person not in self._persons_with_docs and first_snapshot_size(m) < LOADER_BATCH:
             self._add_to_batch(m)
         else:
             self._flush()
+            self._wait_loaded()
             self._write_snapshot(m, report)
         self._known.add(m.sha256)
         self._persons_with_docs.add(m.person)
@@ -177,17 +226,29 @@ class Ingestor:
 
     def _add_to_batch(self, m: MappedDocument) -> None:
         """The first document of a person: nothing to supersede, append only."""
-        self._batch.append(m.first_snapshot_nquads or first_snapshot_nquads(m))
+        size = first_snapshot_size(m)
+        if self._batch.quads + size >= LOADER_BATCH:
+            self._flush()
+        self._batch.add(m.first_snapshot_nquads or first_snapshot_nquads(m).encode(), size)
         self._current[(m.person, m.layout)] = _Current(m.graph, m.as_of)
-        self._batch_size += self._batch[-1].count("\n")
-        if self._batch_size >= self.batch_quads:
+        if self._batch.quads >= self.batch_quads:
             self._flush()
 
     def _flush(self) -> None:
-        if self._batch:
-            self.store.load_nquads("".join(self._batch))
-        self._batch = []
-        self._batch_size = 0
+        """Start loading the gathered batch (after the previous load has finished)."""
+        if not self._batch.quads:
+            return
+        self._wait_loaded()
+        self._batch, self._loading = self._loading, self._batch
+        self._batch.reset()
+        self._loading.file.flush()
+        self._pending = self._loader.submit(self.store.load_nquads_file, self._loading.file.name)
+
+    def _wait_loaded(self) -> None:
+        """Wait for the load in progress; its error, if any, is raised here."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
     def _write_snapshot(self, m: MappedDocument, report: IngestReport) -> None:
         """A further document of a known person: supersede or add history, atomically."""

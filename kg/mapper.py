@@ -109,8 +109,9 @@ class MappedDocument:
     metrics: dict[str, str] = field(default_factory=dict)
     observations: list[Triple] = field(default_factory=list)
     description: list[Triple] = field(default_factory=list)
-    #: N-Quads the store adds when this is the person's first document (precomputed by workers)
-    first_snapshot_nquads: str = ""
+    #: N-Quads (UTF-8) the store adds when this is the person's first document (precomputed
+    #: by workers)
+    first_snapshot_nquads: bytes = b""
 
     def named_graph_triples(self) -> list[Triple]:
         """Everything the document said: its named graph."""

@@ -45,7 +45,7 @@ def _map_file(path: Path) -> list[MappedDocument | DocumentError]:
             out.append(item)
         else:
             mapped = map_document(item, minter, ingested_at=ingested_at)
-            mapped.first_snapshot_nquads = first_snapshot_nquads(mapped)
+            mapped.first_snapshot_nquads = first_snapshot_nquads(mapped).encode()
             out.append(mapped)
     return out
 

@@ -452,6 +452,19 @@ class KnowledgeStore:
         except OSError as exc:
             raise StoreError(f"the store failed while writing: {exc}") from exc
 
+    def load_nquads_file(self, path: str | os.PathLike[str]) -> None:
+        """Add the N-Quads of a file atomically, as :meth:`load_nquads` does.
+
+        The file is read by the loader itself, without the GIL: another thread keeps
+        running meanwhile.
+        """
+        try:
+            self._store.bulk_load(path=path, format=ox.RdfFormat.N_QUADS)
+        except SyntaxError as exc:
+            raise DataSyntaxError(str(exc)) from exc
+        except OSError as exc:
+            raise StoreError(f"the store failed while writing: {exc}") from exc
+
     def _apply(self, removals: list[ox.Quad], additions: list[ox.Quad],
                ensure_graph: str | None = None) -> None:
         """Remove then add quads in one transaction via a SPARQL update."""

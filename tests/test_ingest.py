@@ -170,3 +170,47 @@ def test_withdrawn_title_variant_leaves_the_default_graph(store: KnowledgeStore)
     ingest(store, c2)
     assert count(store, "?x schema:alternateName ?n") == 0
     assert count(store, '?x schema:name "Muon Is Scalable"') == 1
+
+
+def _three_docs() -> list[SourceDocument]:
+    return [doc("Ada Byron", "2026-11-01", (paper(SHARED, "Ada Byron", "Carl Gauss"),
+                                           paper("Solo A", "X Y"))),
+            doc("Carl Gauss", "2026-11-01", (paper(SHARED, "Ada Byron", "Carl Gauss"),)),
+            doc("Ada Byron", "2026-11-10", (paper(SHARED, "Ada Byron", "Carl Gauss"),), h=4)]
+
+
+def test_batches_of_any_size_give_the_same_dataset() -> None:
+    """Bulk-loaded batches of one document each, of several, and all documents at once."""
+    datasets = []
+    for batch_quads in (1, 40, 999_999):
+        store = KnowledgeStore.open(None)
+        ingestor = Ingestor(store, IriMinter(BASE), batch_quads=batch_quads,
+                            ingested_at=dt.datetime(2026, 11, 21, tzinfo=dt.UTC))
+        assert ingestor.ingest(_three_docs()).ok
+        datasets.append(dataset(store))
+    assert datasets[0] == datasets[1] == datasets[2]
+    assert len(datasets[0]) > 50
+
+
+def test_a_first_document_too_big_for_one_bulk_step_is_one_transaction(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first snapshot the loader would split into separately atomic steps is written as
+    a transaction instead, with the same result as the bulk path."""
+    import kg.ingest
+
+    reference = KnowledgeStore.open(None)
+    ingest(reference, *_three_docs())
+    monkeypatch.setattr(kg.ingest, "LOADER_BATCH", 10)
+    store = KnowledgeStore.open(None)
+    loads: list[str] = []
+    monkeypatch.setattr(KnowledgeStore, "load_nquads_file",
+                        lambda self, path: loads.append(path))  # would lose data if called
+    assert Ingestor(store, IriMinter(BASE), batch_quads=5,
+                    ingested_at=dt.datetime(2026, 11, 21, tzinfo=dt.UTC)).ingest(_three_docs()).ok
+    assert loads == []
+    assert dataset(store) == dataset(reference)
+
+
+def test_batch_size_must_stay_below_the_loader_step() -> None:
+    with pytest.raises(ValueError, match="batch_quads"):
+        Ingestor(KnowledgeStore.open(None), IriMinter(BASE), batch_quads=1_000_000)
