@@ -28,3 +28,7 @@ class DocumentError(KgError):
 
 class StoreError(KgError):
     """The store could not be opened, read or written."""
+
+
+class RemoteServiceError(KgError):
+    """A federated ``SERVICE`` endpoint could not be reached or broke off its answer."""

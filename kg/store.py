@@ -25,7 +25,7 @@ from typing import IO, Any, Protocol
 
 import pyoxigraph as ox
 
-from kg.errors import KgError, StoreError
+from kg.errors import KgError, RemoteServiceError, StoreError
 from kg.formats import RDF_FORMATS, RESULT_FORMATS
 from kg.vocab import PREFIXES
 
@@ -140,7 +140,7 @@ class QueryResult:
         try:
             items = list(itertools.islice(self._raw, limit + 1) if limit else self._raw)
         except OSError as exc:
-            raise StoreError(f"the store failed while reading results: {exc}") from exc
+            raise read_error(exc) from exc
         more = bool(limit) and len(items) > limit
         if more:
             items = items[:limit]
@@ -169,7 +169,7 @@ class QueryResult:
             ox.serialize(counted, output, _RDF[format_name],  # type: ignore[arg-type]
                          prefixes=PREFIXES)
         except OSError as exc:
-            raise StoreError(f"the store failed while reading results: {exc}") from exc
+            raise read_error(exc) from exc
         return counted.count, counted.more
 
     def serialize(self, format_name: str) -> Iterator[bytes]:
@@ -184,7 +184,7 @@ class QueryResult:
                     raise KgError(f"format {format_name!r} is not a query results format")
                 data = self._raw.serialize(None, _RESULTS[format_name])
         except OSError as exc:
-            raise StoreError(f"the store failed while reading results: {exc}") from exc
+            raise read_error(exc) from exc
         assert data is not None  # no output file: the bytes are returned
         for start in range(0, len(data), _CHUNK):
             yield data[start : start + _CHUNK]
@@ -213,6 +213,15 @@ class _Counted:
         item = next(self._items)
         self.count += 1
         return item
+
+
+def read_error(exc: OSError) -> KgError:
+    """The error to raise for an OSError met while reading results: a broken connection
+    is a federated SERVICE call failing (the store itself is local files), anything else
+    the store failing."""
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return RemoteServiceError(f"a SERVICE endpoint failed: {exc}")
+    return StoreError(f"the store failed while reading results: {exc}")
 
 
 def _describe_term(term: Any) -> tuple[str, str, str | None, str | None]:

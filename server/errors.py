@@ -18,7 +18,7 @@ TITLES = {
     405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict", 411: "Length Required",
     413: "Payload Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
     416: "Range Not Satisfiable", 422: "Unprocessable Content", 429: "Too Many Requests",
-    500: "Internal Server Error", 503: "Service Unavailable",
+    500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
 }
 
 

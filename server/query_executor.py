@@ -54,10 +54,10 @@ from typing import IO, Any
 
 from flask import Flask, current_app
 
-from kg.errors import KgError, StoreError
+from kg.errors import KgError, RemoteServiceError, StoreError
 from kg.release import hold_release
 from kg.results_io import CONTEXT_PATH, compact_jsonld, load_context, write_boolean, write_results
-from kg.store import DataSyntaxError, KnowledgeStore, QueryResult, QuerySyntaxError
+from kg.store import DataSyntaxError, KnowledgeStore, QueryResult, QuerySyntaxError, read_error
 from server.errors import ApiError
 from server.query_service import InProcessQueryService, Row
 from server.settings import Settings
@@ -200,12 +200,18 @@ def execute(store: KnowledgeStore, job: Job) -> Iterator[Message]:
     except StoreError as exc:
         yield "error", (500, str(exc))
         return
+    except RemoteServiceError as exc:
+        yield "error", (502, str(exc))
+        return
     except KgError as exc:
         yield "error", (400, str(exc))
         return
     except (ValueError, RuntimeError, SyntaxError) as exc:
         # pyoxigraph reports evaluation errors (e.g. an unbound SERVICE variable) this way
         yield "error", (400, f"the {_what(job)} failed: {exc}")
+        return
+    except (ConnectionError, TimeoutError) as exc:  # read by rows() outside the store's guard
+        yield "error", (502, str(read_error(exc)))
         return
     except OSError as exc:
         yield "error", (500, f"the store failed: {exc}")
@@ -445,7 +451,7 @@ class ProcessPoolQueryService:
                         f"{limit:g} s (KG_QUERY_TIMEOUT_S, KG_QUERY_WORKERS); try again later",
                         headers={"Retry-After": "5"})
                 self._cond.wait(remaining)
-            ex = self._idle.pop()
+            ex = self._take_idle()
             if ex.proc.exitcode is not None:  # died while idle (e.g. killed by the OOM killer)
                 ex.kill()
                 ex = self._spawn()
@@ -453,6 +459,15 @@ class ProcessPoolQueryService:
                 self._event("restart")
             self._busy.add(ex)
             return ex
+
+    def _take_idle(self) -> _Executor:
+        """An idle executor, one that has opened its store first: a replacement that is
+        still starting would make the request wait for it (call with the condition held)."""
+        for index in range(len(self._idle) - 1, -1, -1):
+            ex = self._idle[index]
+            if ex.ready or ex.conn.poll(0):  # marked ready, or its "ready" is waiting
+                return self._idle.pop(index)
+        return self._idle.pop()
 
     def _release(self, ex: _Executor) -> None:
         with self._cond:
@@ -473,7 +488,7 @@ class ProcessPoolQueryService:
             self._busy.discard(ex)
             self.restarts += 1
             if not self._closed:
-                self._idle.append(self._spawn())
+                self._idle.insert(0, self._spawn())  # last in line while it starts
                 self._cond.notify()
         self._event("restart")
 

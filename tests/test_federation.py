@@ -290,3 +290,11 @@ def test_service_silent_to_dead_allowlisted_endpoint_answers(
     while dead.connections == before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert dead.connections > before, "the allowlisted endpoint was never called"
+
+
+def test_service_to_dead_allowlisted_endpoint_is_a_502(
+        server: ServerProcess, dead: Listener) -> None:
+    """The endpoint's failure, not ours: 502 naming the SERVICE call, never a 500."""
+    resp = _query(server, federated_query(dead.url))
+    assert resp.status == 502, resp.text
+    assert "SERVICE endpoint failed" in resp.text

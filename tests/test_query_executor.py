@@ -122,3 +122,26 @@ def test_single_writer_survives_a_killed_update(tmp_path: Path) -> None:
         assert generation.endswith(".1")
     finally:
         service.close()
+
+
+def test_after_a_timeout_the_next_query_gets_a_started_executor(store_dir: Path) -> None:
+    """The replacement of a killed executor is still opening the store; a request that
+    arrives meanwhile is given an executor that is ready, not the new one."""
+    service = ProcessPoolQueryService(Settings(store=str(store_dir), query_workers=2,
+                                               query_timeout_s=1.0))
+    try:
+        service.start()
+        assert service.ask("ASK { ?s ?p ?o }") is True
+        before = set(service._idle)
+        with pytest.raises(ApiError):
+            service.select(RUNAWAY)
+        (replacement,) = set(service._idle) - before
+        assert not replacement.ready
+        chosen = service._acquire(time.monotonic() + 5, 5)
+        try:
+            assert chosen is not replacement
+            assert chosen.ready or chosen.conn.poll(0)
+        finally:
+            service._release(chosen)
+    finally:
+        service.close()
