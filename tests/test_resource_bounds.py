@@ -148,9 +148,14 @@ def test_sorting_everything_is_stopped_by_the_timeout(impatient: ServerProcess,
     print(f"{query}: {status}; server tree RSS peak {sampler.peak / MB:.0f} MB "
           f"(+{(sampler.peak - baseline) / MB:.0f} MB)")
     assert status == 503
-    reply = server.request("/sparql?query=" + quote("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"),
-                           headers={"Accept": "application/sparql-results+json"})
-    assert reply.status == 200  # a new executor, serving again
+    # a new executor, serving again (on a busy machine the first count, right after the
+    # killed executor's memory is returned, may itself overrun the 2 s: allow a retry)
+    for _ in range(3):
+        reply = server.request("/sparql?query=" + quote("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"),
+                               headers={"Accept": "application/sparql-results+json"})
+        if reply.status != 503:
+            break
+    assert reply.status == 200
     assert json.loads(reply.body)["results"]["bindings"][0]["n"]["value"] == str(TRIPLES)
     assert server.request("/healthz").status == 200
     assert server.proc.poll() is None
