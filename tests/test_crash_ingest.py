@@ -75,7 +75,7 @@ def test_a_killed_mapping_worker_stops_the_ingest_instead_of_hanging_it(tmp_path
 
     from benchmarks.generate_corpus import generate
 
-    generate(150, tmp_path / "corpus", seed=5)
+    generate(600, tmp_path / "corpus", seed=5)  # enough mapping work to catch a worker at it
     proc = subprocess.Popen(
         [sys.executable, "-m", "kg.cli", "ingest", str(tmp_path / "corpus"), "--store",
          str(tmp_path / "store"), "--jobs", "2", "--no-progress"],
