@@ -27,8 +27,10 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     """The gunicorn configuration for these settings.
 
     >>> opts = gunicorn_options(Settings(update_token="t", workers=4, port=9000))
-    >>> opts["workers"], opts["bind"], opts["worker_class"]
-    (1, '127.0.0.1:9000', 'gthread')
+    >>> opts["workers"], opts["bind"], opts["worker_class"], opts["accesslog"]
+    (1, '127.0.0.1:9000', 'gthread', None)
+    >>> gunicorn_options(Settings(access_log=True))["accesslog"]
+    '-'
     """
     workers = 1 if settings.updates_enabled else max(1, settings.workers)
     return {
@@ -42,7 +44,8 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "keepalive": 5,
         # URL length is enforced by server.limits (414), with the one error shape
         "limit_request_line": 0,
-        "accesslog": "-",
+        # one line per request costs CPU on every request: only when asked for
+        "accesslog": "-" if settings.access_log else None,
         "errorlog": "-",
         "loglevel": "info",
         "post_worker_init": _warm_up,

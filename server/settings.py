@@ -58,6 +58,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("service_allowlist", "", str,
             "Comma-separated endpoint IRIs that federated SERVICE clauses may call; empty "
             "refuses every SERVICE clause."),
+    Setting("access_log", False, bool,
+            "Write one line per request to standard output (gunicorn's access log); costs "
+            "CPU on every request, so it is off unless asked for. Errors are always logged."),
     Setting("cors_origins", "*", str, "Value of Access-Control-Allow-Origin on read endpoints."),
     Setting("exports_dir", "exports", str, "Directory of the dump files served under /dumps/."),
     Setting("entity_path", "", str,
@@ -80,14 +83,31 @@ def markdown_table() -> str:
     """
     rows = ["| flag | environment variable | default | what it does |", "|---|---|---|---|"]
     for s in SETTINGS:
-        default = "(empty)" if s.default == "" else f"`{s.default}`"
+        default = ("(empty)" if s.default == "" else
+                   f"`{str(s.default).lower()}`" if isinstance(s.default, bool) else
+                   f"`{s.default}`")
         rows.append(f"| `{s.flag}` | `{s.env}` | {default} | {s.help} |")
     return "\n".join(rows)
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
 def _coerce(setting: Setting, value: Any) -> Any:
+    """A setting's value as its type; booleans from the usual words.
+
+    >>> _coerce(_BY_NAME["access_log"], "off"), _coerce(_BY_NAME["access_log"], "1")
+    (False, True)
+    """
     if isinstance(value, setting.type):
         return value
+    if setting.type is bool and isinstance(value, (str, int)):
+        word = str(value).strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise ValueError(f"setting {setting.name} ({setting.env}) must be true or false, "
+                         f"got {value!r}")
     try:
         return setting.type(value)
     except (TypeError, ValueError) as exc:
@@ -113,6 +133,7 @@ class Settings:
     max_url_bytes: int = 16_384
     update_token: str = ""
     service_allowlist: str = ""
+    access_log: bool = False
     cors_origins: str = "*"
     exports_dir: str = "exports"
     entity_path: str = ""
