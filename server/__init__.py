@@ -6,9 +6,12 @@ Nothing opens a store or builds an app at import time; :func:`create_app` does.
 from __future__ import annotations
 
 import importlib
+from functools import lru_cache
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request
+from werkzeug.sansio.utils import get_current_url
+from werkzeug.utils import cached_property
 
 from kg.store import KnowledgeStore
 from server.errors import register_error_handlers
@@ -29,6 +32,21 @@ BLUEPRINT_MODULES = (
 )
 
 
+@lru_cache(maxsize=256)
+def _current_url(scheme: str, host: str, root_path: str, path: str) -> str:
+    return get_current_url(scheme, host, root_path, path)
+
+
+class KgRequest(Request):
+    """Flask's request, with ``base_url`` (the endpoint IRI of every SPARQL request)
+    remembered per scheme, host and path rather than rebuilt (quoted, then converted
+    back to an IRI) on every request: a pure function of those, so the same value."""
+
+    @cached_property
+    def base_url(self) -> str:
+        return _current_url(self.scheme, self.host, self.root_path, self.path)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -45,6 +63,7 @@ def create_app(
     if settings is None:
         settings = Settings.from_sources(overrides=overrides)
     app = Flask(__name__)
+    app.request_class = KgRequest
     app.config["KG_SETTINGS"] = settings
     if service is None:
         if store is not None:

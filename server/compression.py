@@ -1,12 +1,20 @@
-"""gzip for responses whose client accepts it, streamed bodies compressed on the fly."""
+"""gzip for responses whose client accepts it, streamed bodies compressed on the fly.
+
+A streamed body that is in fact complete in memory (a small query result arrives from
+its executor in one piece, see :class:`server.query_executor.JobStream`) is sent with
+``Content-Length`` instead of chunked: fewer writes, and compressed in one go.
+"""
 
 from __future__ import annotations
 
 import gzip
 import zlib
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 
 from flask import Response, request
+from werkzeug.datastructures import Accept
+from werkzeug.http import parse_accept_header
 
 from server.negotiation import add_vary
 
@@ -35,14 +43,35 @@ class _GzipStream:
             close()
 
 
+@lru_cache(maxsize=256)
+def _accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an Accept-Encoding header accepts gzip (as ``request.accept_encodings``)."""
+    return bool(parse_accept_header(accept_encoding, Accept)["gzip"] > 0)
+
+
+def settle_body(response: Response) -> Response:
+    """Give a streamed response whose body is already whole in memory (an iterable with
+    a ``body`` of bytes, such as a small :class:`~server.query_executor.JobStream`) that
+    body as data, so it is sent with Content-Length rather than chunked."""
+    body = getattr(response.response, "body", None) if response.is_streamed else None
+    if isinstance(body, bytes):
+        stream = response.response
+        response.set_data(body)
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    return response
+
+
 def gzip_response(response: Response) -> Response:
     """Compress a 200 response once, when the request accepts gzip."""
+    settle_body(response)
     if (response.status_code != 200 or request.method == "HEAD"
             or "Content-Encoding" in response.headers
             or (response.mimetype or "").startswith(_ALREADY_COMPRESSED)):
         return response
     add_vary(response, "Accept-Encoding")
-    if request.accept_encodings["gzip"] <= 0:
+    if not _accepts_gzip(request.headers.get("Accept-Encoding")):
         return response
     if response.is_streamed:
         response.response = _GzipStream(response.response)  # type: ignore[arg-type]

@@ -19,9 +19,13 @@ carries ``Vary: Accept``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from flask import Request, Response
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
 
 from kg.formats import RDF_FORMATS, RESULT_FORMATS, Format, by_extension, by_media_type
 from server.errors import ApiError
@@ -89,16 +93,27 @@ def format_from_param(value: str, kind: str) -> Format:
                    + ", ".join(f.name for f in offered(kind)))
 
 
-def _ranges(req: Request) -> list[tuple[str, str, float]]:
+def _accept(req: Request) -> str | None:
+    """The raw Accept header: what every decision here depends on (and is cached by)."""
+    return req.headers.get("Accept")
+
+
+@lru_cache(maxsize=256)
+def _ranges(accept: str | None) -> tuple[tuple[str, str, float], ...]:
+    """The media ranges of an Accept header, parsed as ``request.accept_mimetypes`` is.
+
+    Clients send few distinct headers, so parsed headers (and the decisions below) are
+    kept, at most 256 of each (a client sending many distinct ones only evicts).
+    """
     ranges = []
-    for value, quality in req.accept_mimetypes:
+    for value, quality in parse_accept_header(accept, MIMEAccept):
         media = value.split(";", 1)[0].strip().lower()
         main, _, sub = media.partition("/")
         ranges.append((main, sub or "*", float(quality)))
-    return ranges
+    return tuple(ranges)
 
 
-def _quality(ranges: list[tuple[str, str, float]], media_type: str) -> tuple[int, float]:
+def _quality(ranges: Sequence[tuple[str, str, float]], media_type: str) -> tuple[int, float]:
     """(specificity, quality) of the most specific range matching a media type."""
     main, _, sub = media_type.partition("/")
     best: tuple[int, float] = (-1, 0.0)
@@ -121,7 +136,12 @@ def negotiate(req: Request, kind: str, *, default: str, param: str | None = None
     if param:
         fmt = format_from_param(param, kind)
         return Choice(fmt, fmt.media_type)
-    ranges = _ranges(req)
+    return _negotiate_accept(_accept(req), kind, default)
+
+
+@lru_cache(maxsize=256)
+def _negotiate_accept(accept: str | None, kind: str, default: str) -> Choice:
+    ranges = _ranges(accept)
     formats = offered(kind, default)
     if not ranges:
         fmt = formats[0]
@@ -154,7 +174,12 @@ def prefers_html(req: Request, kind: str) -> bool:
     >>> prefers_html(EnvironBuilder(headers={"Accept": "*/*"}).get_request(), "results")
     False
     """
-    ranges = _ranges(req)
+    return _prefers_html(_accept(req), kind)
+
+
+@lru_cache(maxsize=256)
+def _prefers_html(accept: str | None, kind: str) -> bool:
+    ranges = _ranges(accept)
     spec, q_html = _quality(ranges, "text/html")
     if spec < 2 or q_html <= 0:
         return False
@@ -163,10 +188,20 @@ def prefers_html(req: Request, kind: str) -> bool:
 
 
 def add_vary(response: Response, *fields: str) -> Response:
-    """Add fields to Vary without repeating any."""
-    present = {v.strip().lower() for v in response.headers.get("Vary", "").split(",") if v.strip()}
+    """Add fields to Vary without repeating any (names compare case-insensitively).
+
+    >>> r = Response(headers={"Vary": "Origin"})
+    >>> add_vary(add_vary(r, "Accept", "origin"), "Accept", "Accept-Encoding").headers["Vary"]
+    'Origin, Accept, Accept-Encoding'
+    """
+    current = response.headers.get("Vary", "")
+    present = {v.strip().lower() for v in current.split(",") if v.strip()}
+    added = []
     for name in fields:
         if name.lower() not in present:
-            response.vary.add(name)
+            added.append(name)
             present.add(name.lower())
+    if added:
+        response.headers["Vary"] = ", ".join([current.strip()] + added if current.strip()
+                                             else added)
     return response

@@ -51,9 +51,16 @@ class Metrics:
                                 "and replaced.", registry=r)
         self.busy = Counter("kg_server_busy", "Requests refused because every query "
                             "executor stayed busy.", registry=r)
+        #: (endpoint, status) -> its child of ``requests`` (endpoints and statuses are few)
+        self._request_children: dict[tuple[str, int], Any] = {}
 
     def count_request(self, endpoint: str, status: int) -> None:
-        self.requests.labels(endpoint=endpoint, status=str(status)).inc()
+        key = (endpoint, status)
+        child = self._request_children.get(key)
+        if child is None:  # labels() takes a lock and builds a key on every call
+            child = self.requests.labels(endpoint=endpoint, status=str(status))
+            self._request_children[key] = child
+        child.inc()
 
     def on_service_event(self, name: str) -> None:
         counter = {"timeout": self.timeouts, "restart": self.restarts,

@@ -10,9 +10,11 @@ Each WSGI worker owns a :class:`ProcessPoolQueryService`: a few executor process
 2. sends it a job and waits for the first message with a deadline of
    ``KG_QUERY_TIMEOUT_S``. The executor evaluates the query completely (up to the
    result cap), serialises it, and only then sends a head message (result kind, count,
-   whether it was capped) followed by the body in chunks.
+   whether it was capped) followed by the body in chunks; an answer whose body is small
+   (up to 1 MB: point queries, checks, writes) goes as one message instead.
 3. moves the body across the pipe into a spool file (memory, then disk), still under
    the same deadline, and releases the executor; only then does the response start.
+   A small body arrives whole in its one message and needs no spool file.
 
 So the deadline covers evaluation, serialisation and transfer: a query that overruns
 at any point is answered 503 ("query took longer than KG_QUERY_TIMEOUT_S (30 s) and
@@ -41,8 +43,10 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import multiprocessing
 import os
+import select
 import signal
 import tempfile
 import threading
@@ -56,7 +60,14 @@ from flask import Flask, current_app
 
 from kg.errors import KgError, RemoteServiceError, StoreError
 from kg.release import hold_release
-from kg.results_io import CONTEXT_PATH, compact_jsonld, load_context, write_boolean, write_results
+from kg.results_io import (
+    CONTEXT_PATH,
+    compact_jsonld,
+    load_context,
+    write_boolean,
+    write_json_solutions,
+    write_results,
+)
 from kg.store import DataSyntaxError, KnowledgeStore, QueryResult, QuerySyntaxError, read_error
 from server.errors import ApiError
 from server.query_service import InProcessQueryService, Row
@@ -64,13 +75,16 @@ from server.settings import Settings
 
 #: a job sent to an executor: {"op": ..., ...} (plain data, so it pickles)
 Job = dict[str, Any]
-#: ("head", dict) ("data", bytes) ("end", None) ("error", (status, message))
+#: ("head", dict) ("data", bytes) ("end", None) ("error", (status, message)), and on the
+#: pipe also ("done", (head, body)): a whole small answer in one message
 Message = tuple[str, Any]
 
 WRITE_OPS = frozenset({"update", "graph_load", "graph_delete"})
 _STARTUP_TIMEOUT_S = 60.0
 _SPOOL_IN_MEMORY = 4 * 1024 * 1024  # bigger bodies wait on disk for their client
 _CHUNK = 64 * 1024
+#: answers with a body up to this size cross the pipe as one message
+_WHOLE = 1024 * 1024
 
 
 # ---------------------------------------------------------------------------
@@ -114,17 +128,24 @@ def _query(store: KnowledgeStore, job: Job) -> Iterator[Message]:
 
 
 def _write_rows(result: QueryResult, fmt: str, cap: int, out: IO[bytes]) -> tuple[int, bool]:
-    """SELECT rows written as they are read, at most ``cap`` (0: all): (count, capped)."""
-    rows = result.rows()
+    """SELECT rows written as they are read, at most ``cap`` (0: all): (count, capped).
+
+    SPARQL JSON (the default format) is written from the engine's solutions directly;
+    the other formats from :meth:`QueryResult.rows`.
+    """
+    native = fmt == "json"
+    rows: Iterator[Any] = iter(result._raw) if native else result.rows()
     count = 0
 
-    def counted() -> Iterator[Row]:
+    def counted() -> Iterator[Any]:
         nonlocal count
         for row in itertools.islice(rows, cap) if cap else rows:
             count += 1
             yield row
 
-    for chunk in write_results(result.variables, counted(), fmt):
+    chunks = (write_json_solutions(result.variables, counted()) if native
+              else write_results(result.variables, counted(), fmt))
+    for chunk in chunks:
         out.write(chunk)
     return count, bool(cap) and count == cap and next(rows, None) is not None
 
@@ -238,6 +259,39 @@ def executor_main(conn: Connection, store_path: str, read_only: bool) -> None:
         _serve_jobs(conn, store_path, read_only)
 
 
+def coalesce(messages: Iterator[Message], limit: int = _WHOLE) -> Iterator[Message]:
+    """The messages of a job as they go on the pipe: an answer whose body stays within
+    ``limit`` bytes becomes one ("done", (head, body)) message (one send, one receive,
+    no spool file on the other side); a bigger one goes as it came (head, data..., end).
+
+    >>> list(coalesce(iter([("head", {"n": 1}), ("data", b"ab"), ("data", b"c"), ("end", None)])))
+    [('done', ({'n': 1}, b'abc'))]
+    >>> [m[0] for m in coalesce(iter([("head", {}), ("data", b"abc"), ("end", None)]), limit=2)]
+    ['head', 'data', 'end']
+    >>> list(coalesce(iter([("error", (400, "no"))])))
+    [('error', (400, 'no'))]
+    """
+    buffered: list[Message] | None = []
+    size = 0
+    for message in messages:
+        if buffered is None:
+            yield message
+            continue
+        kind, payload = message
+        if kind == "end" and buffered:
+            yield "done", (buffered[0][1], b"".join(p for _, p in buffered[1:]))
+            return
+        if kind in ("end", "error"):
+            yield message  # an error drops what was buffered: the answer is the error
+            return
+        buffered.append(message)
+        if kind == "data":
+            size += len(payload)
+            if size > limit:
+                yield from buffered
+                buffered = None
+
+
 def _serve_jobs(conn: Connection, store_path: str, read_only: bool) -> None:
     try:
         store = KnowledgeStore.open(store_path, read_only=read_only)
@@ -253,7 +307,7 @@ def _serve_jobs(conn: Connection, store_path: str, read_only: bool) -> None:
         if job is None:
             break
         try:
-            for message in execute(store, job):
+            for message in coalesce(execute(store, job)):
                 conn.send(message)
         except (BrokenPipeError, OSError):
             break
@@ -273,10 +327,18 @@ class JobStream:
     """
 
     def __init__(self, head: dict[str, Any], chunks: Iterator[bytes],
-                 on_close: Callable[[], None] | None = None) -> None:
+                 on_close: Callable[[], None] | None = None, *,
+                 body: bytes | None = None) -> None:
         self.head = head
         self._chunks = chunks
         self._on_close = on_close
+        #: the whole body when it arrived in one piece (small answers), else None
+        self.body = body
+
+    @classmethod
+    def whole(cls, head: dict[str, Any], body: bytes) -> JobStream:
+        """A stream over a body already complete in memory."""
+        return cls(head, iter((body,) if body else ()), body=body)
 
     def __iter__(self) -> Iterator[bytes]:
         return self._chunks
@@ -333,6 +395,15 @@ class InProcessRunner:
 # the process pool
 # ---------------------------------------------------------------------------
 
+def _directory_id(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the directory a path leads to (symlinks followed), or None."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 class _Executor:
     def __init__(self, ctx: Any, store_path: str, read_only: bool) -> None:
         #: the store directory it opened (a symlink such as RELEASES/current resolved)
@@ -344,6 +415,14 @@ class _Executor:
         child.close()
         self.conn: Connection = parent
         self.ready = False
+        # Connection.poll builds a selector on every call; one poll object per executor
+        # (used by one request thread at a time) answers the same question in one call
+        self._poller = select.poll()
+        self._poller.register(parent.fileno(), select.POLLIN)
+
+    def readable(self, timeout: float) -> bool:
+        """True once a message (or EOF) is waiting, False after ``timeout`` seconds."""
+        return bool(self._poller.poll(max(0, math.ceil(timeout * 1000))))
 
     def kill(self) -> None:
         if self.proc.is_alive():
@@ -385,6 +464,8 @@ class ProcessPoolQueryService:
         self._fingerprint: str | None = None
         #: the store directory new executors open (the served path, symlinks resolved)
         self._serving = os.path.realpath(settings.store)
+        #: (device, inode) the served path led to when it last resolved to _serving
+        self._serving_id: tuple[int, int] | None = None
         self.restarts = 0
         self.switches = 0
         #: called with "timeout", "restart" or "busy" (metrics)
@@ -392,6 +473,8 @@ class ProcessPoolQueryService:
 
     # lifecycle -----------------------------------------------------------
     def start(self) -> None:
+        if self._started and not self._closed:
+            return  # every request calls this: no lock once running
         with self._cond:
             if self._closed:
                 raise ApiError(503, "the server is shutting down")
@@ -411,7 +494,12 @@ class ProcessPoolQueryService:
         """Notice a moved symlink (a new release); call with the condition held."""
         if not self.read_only:
             return  # a store opened for writing is never switched under its writer
+        before = _directory_id(self.settings.store)
+        if before is not None and before == self._serving_id:
+            return  # the path still leads to the directory being served: one stat()
         serving = os.path.realpath(self.settings.store)
+        if _directory_id(self.settings.store) == before:  # no move while resolving
+            self._serving_id = before
         if serving == self._serving:
             return
         self._serving = serving
@@ -465,7 +553,7 @@ class ProcessPoolQueryService:
         still starting would make the request wait for it (call with the condition held)."""
         for index in range(len(self._idle) - 1, -1, -1):
             ex = self._idle[index]
-            if ex.ready or ex.conn.poll(0):  # marked ready, or its "ready" is waiting
+            if ex.ready or ex.readable(0):  # marked ready, or its "ready" is waiting
                 return self._idle.pop(index)
         return self._idle.pop()
 
@@ -494,7 +582,7 @@ class ProcessPoolQueryService:
 
     def _receive(self, ex: _Executor, deadline: float) -> Message | None:
         """The executor's next message, or None when the deadline passed."""
-        if not ex.conn.poll(max(0.0, deadline - time.monotonic())):
+        if not ex.readable(deadline - time.monotonic()):
             return None
         try:
             message: Message = ex.conn.recv()
@@ -548,6 +636,10 @@ class ProcessPoolQueryService:
         if job["op"] in WRITE_OPS:
             with self._cond:
                 self._updates += 1
+        if kind == "done":  # a small answer, whole in one message
+            self._release(ex)
+            head, body = payload
+            return JobStream.whole(head, body)
         return JobStream(payload, *self._collect_body(ex, deadline, limit))
 
     def _collect_body(self, ex: _Executor, deadline: float, limit: float,

@@ -63,6 +63,8 @@ def decode_codepoints(text: str) -> str:
     def one(m: re.Match[str]) -> str:
         code = int(m.group(1) or m.group(2), 16)
         return chr(code) if code <= 0x10FFFF else m.group(0)
+    if "\\" not in text:
+        return text
     return _CODEPOINT.sub(one, text)
 
 
@@ -91,9 +93,28 @@ def _is(token: Token, *keywords: str) -> bool:
     return token.kind == "word" and token.text.upper() in keywords
 
 
+# The usual prologue (whitespace, comments, PREFIX/BASE, IRIs, "ex:" prefixes) and then
+# the form keyword, each piece exactly one token of :data:`_TOKEN` (possessive: no
+# backtracking into a comment or a name). When it matches, the token walk of
+# query_form would give the same answer; anything else takes the token walk.
+_PLAIN_FORM = re.compile(r"""
+    (?:\s++ | \#[^\n\r]*+ | (?ai:PREFIX|BASE)(?=\s) | <[^<>"{}|^`\\\x00-\x20]*+>
+      | (?:[A-Za-z][A-Za-z0-9_\-]*+)?:(?=\s) )*+
+    (?ai:(SELECT|ASK|CONSTRUCT|DESCRIBE))(?![\w.\-:\u00b7])
+""", re.VERBOSE)
+
+
 def query_form(text: str) -> str | None:
-    """"select", "ask", "construct" or "describe"; None when the text shows none."""
-    for token in tokens(decode_codepoints(text)):
+    """"select", "ask", "construct" or "describe"; None when the text shows none.
+
+    >>> query_form("PREFIX : <http://ex.org/>\\nselect * {}"), query_form("# SELECT\\nINSERT {}")
+    ('select', None)
+    """
+    text = decode_codepoints(text)
+    plain = _PLAIN_FORM.match(text)
+    if plain is not None:
+        return plain.group(1).lower()
+    for token in tokens(text):
         if _is(token, *QUERY_FORMS):
             return token.text.lower()
         if not (_is(token, "PREFIX", "BASE") or token.kind in ("iri", "pname")):
@@ -112,7 +133,14 @@ class ExternalRef(NamedTuple):
 
 def _external_refs(text: str, keywords: Sequence[str], base_iri: str | None,
                    ) -> list[ExternalRef]:
-    toks = list(tokens(decode_codepoints(text)))
+    text = decode_codepoints(text)
+    # A keyword token is a piece of the text, and str.upper() maps character by
+    # character, so a text whose upper case holds none of the keywords has no such
+    # token: most queries are answered here without being tokenised.
+    upper = text.upper()
+    if not any(keyword in upper for keyword in keywords):
+        return []
+    toks = list(tokens(text))
     prefixes: dict[str, str] = {}
     base = base_iri or ""
     refs: list[ExternalRef] = []

@@ -166,6 +166,12 @@ def running_server(store: Path, log_dir: Path, **settings: object) -> Iterator[S
         server.stop()
 
 
+def query_job(sparql: str) -> dict[str, object]:
+    """A query job for an executor: SPARQL JSON or Turtle, no result cap."""
+    return {"op": "query", "sparql": sparql, "results_format": "json", "rdf_format": "turtle",
+            "cap": 0}
+
+
 def build_disk_store(path: Path, turtle: str | None = None,
                      graphs: Mapping[str, bytes] | None = None) -> Path:
     """An on-disk store holding ``turtle`` in the default graph and N-Triples ``graphs``;

@@ -14,7 +14,7 @@ import pytest
 from server.errors import ApiError
 from server.query_executor import ProcessPoolQueryService, run_job
 from server.settings import Settings
-from tests.server_fixtures import build_disk_store
+from tests.server_fixtures import build_disk_store, query_job
 
 RUNAWAY = "SELECT (COUNT(*) AS ?c) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 
@@ -40,18 +40,13 @@ def pool(store_dir: Path) -> Iterator[ProcessPoolQueryService]:
         service.close()
 
 
-def _query_job(sparql: str) -> dict[str, object]:
-    return {"op": "query", "sparql": sparql, "results_format": "json", "rdf_format": "turtle",
-            "cap": 0}
-
-
 def test_protocol_methods_and_streams(pool: ProcessPoolQueryService) -> None:
     assert pool.ask("ASK { <http://example.org/1> ?p 1 }") is True
     assert pool.select("SELECT ?o { <http://example.org/7> ?p ?o }") == [
         {"o": ("literal", "7", "http://www.w3.org/2001/XMLSchema#integer", None)}]
     assert pool.construct("CONSTRUCT WHERE { <http://example.org/7> ?p ?o }", "ntriples"
                           ).count(b"\n") == 1
-    stream = pool.start_job(_query_job("SELECT ?s { ?s ?p ?o }"))
+    stream = pool.start_job(query_job("SELECT ?s { ?s ?p ?o }"))
     assert stream.head["count"] == 2000 and stream.read().count(b'"uri"') == 2000
     assert pool.status()["busy"] == 0
 
@@ -61,7 +56,7 @@ def test_timeout_kills_and_replaces_the_executor(pool: ProcessPoolQueryService) 
     first_pid = pool._idle[0].proc.pid
     started = time.monotonic()
     with pytest.raises(ApiError) as info:
-        pool.start_job(_query_job(RUNAWAY))
+        pool.start_job(query_job(RUNAWAY))
     assert 0.9 < time.monotonic() - started < 3
     assert info.value.status == 503
     assert "took longer than KG_QUERY_TIMEOUT_S (1 s) and was stopped" in info.value.message
@@ -76,7 +71,7 @@ def test_busy_executors_answer_503(pool: ProcessPoolQueryService) -> None:
 
     def run_away() -> None:
         try:
-            pool.start_job(_query_job(RUNAWAY))
+            pool.start_job(query_job(RUNAWAY))
         except ApiError as exc:
             errors.append(exc)
 

@@ -9,7 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rdflib.query import Result
 
-from kg.results_io import RDF_LANG_STRING, XSD, XSD_STRING, write_boolean, write_results
+from kg.results_io import (
+    RDF_LANG_STRING,
+    XSD,
+    XSD_STRING,
+    write_boolean,
+    write_json_solutions,
+    write_results,
+)
+from kg.store import QueryResult
 
 _FORMATS = {"json": ox.QueryResultsFormat.JSON, "xml": ox.QueryResultsFormat.XML,
             "tsv": ox.QueryResultsFormat.TSV}
@@ -53,6 +61,30 @@ def test_rows_read_back_identically(rows: list[dict[str, tuple[str, str, str | N
         assert [v.value for v in parsed.variables] == variables
         got = [{v: s[v] for v in variables if s[v] is not None} for s in parsed]
         assert got == expected, (name, data)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_ROWS)
+def test_json_from_solutions_is_the_json_of_their_rows(
+        rows: list[dict[str, tuple[str, str, str | None, str | None]]]) -> None:
+    """The server's SPARQL JSON fast path (written from the engine's solutions) gives
+    exactly the bytes of the generic writer over QueryResult.rows()."""
+    variables = ["a", "b", "c"]
+    data = b"".join(write_results(variables, rows, "json"))
+
+    def solutions() -> ox.QuerySolutions:
+        return ox.parse_query_results(data, ox.QueryResultsFormat.JSON)  # type: ignore[return-value]
+
+    assert b"".join(write_json_solutions(variables, solutions())) == data
+    assert list(QueryResult("select", solutions()).rows()) == rows
+
+
+def test_json_from_solutions_writes_triple_terms_like_the_rows() -> None:
+    store = ox.Store()
+    query = 'SELECT ?t { BIND(<<( <http://s> <http://p> "o" )>> AS ?t) }'
+    rows = list(QueryResult("select", store.query(query)).rows())
+    assert b"".join(write_json_solutions(["t"], store.query(query))) == b"".join(
+        write_results(["t"], rows, "json"))
 
 
 def test_csv_reads_back_with_rdflib() -> None:
