@@ -86,7 +86,11 @@ def map_files(files: Iterable[Path], *, as_of: dt.date, base_iri: str,
                                initargs=(as_of, base_iri, ingested_at, spool.name))
     try:
         for path in files:
-            in_flight.append((path, pool.submit(_map_file_to_spool, path)))
+            try:
+                future = pool.submit(_map_file_to_spool, path)
+            except BrokenProcessPool as exc:  # a worker died before its result was read
+                raise _worker_died(in_flight[0][0] if in_flight else path) from exc
+            in_flight.append((path, future))
             if len(in_flight) >= limit:
                 yield _result(*in_flight.popleft())
         while in_flight:
@@ -96,13 +100,17 @@ def map_files(files: Iterable[Path], *, as_of: dt.date, base_iri: str,
         spool.cleanup()
 
 
+def _worker_died(path: Path) -> KgError:
+    return KgError(f"a worker process died while mapping {path} or a file after it "
+                   "(killed, or out of memory?); the store holds whole documents only: "
+                   "run the ingest again to finish")
+
+
 def _result(path: Path, future: Future[str]) -> list[MappedDocument | DocumentError]:
     try:
         name = future.result()
     except BrokenProcessPool as exc:
-        raise KgError(f"a worker process died while mapping {path} or a file after it "
-                      "(killed, or out of memory?); the store holds whole documents only: "
-                      "run the ingest again to finish") from exc
+        raise _worker_died(path) from exc
     with open(name, "rb") as spooled:
         result: list[MappedDocument | DocumentError] = pickle.load(spooled)
     os.unlink(name)

@@ -104,3 +104,34 @@ def test_a_killed_mapping_worker_stops_the_ingest_instead_of_hanging_it(tmp_path
     assert b"worker process died" in err and b"run the ingest again" in err
     opened = KnowledgeStore.open(tmp_path / "store", read_only=True)  # what was written holds
     del opened
+
+
+def test_a_worker_dying_between_results_is_reported_not_raised_raw(tmp_path: Path) -> None:
+    """When a worker dies while the writer is between results, the next hand-out to the
+    pool (not only the next result) fails; it too says what happened."""
+    import datetime as dt
+    import signal
+
+    import psutil
+
+    from benchmarks.generate_corpus import generate
+    from kg.errors import KgError
+    from kg.iris import DEFAULT_BASE_IRI
+    from kg.parallel import map_files
+
+    generate(40, tmp_path / "corpus", seed=9)
+    files = sorted((tmp_path / "corpus").rglob("*.txt"))
+    results = map_files(files, as_of=dt.date(2026, 11, 21), base_iri=DEFAULT_BASE_IRI,
+                        ingested_at=dt.datetime(2026, 11, 21, tzinfo=dt.UTC), processes=2,
+                        max_in_flight=1)
+    assert next(results)
+    workers = [child for child in psutil.Process().children(recursive=True)
+               if "forkserver" in " ".join(child.parent().cmdline())]
+    assert workers, "no mapping worker found"
+    for worker in workers:
+        worker.send_signal(signal.SIGKILL)
+    psutil.wait_procs(workers, timeout=10)
+    time.sleep(1.0)  # the pool notices and marks itself broken
+    with pytest.raises(KgError, match="worker process died"):
+        for _ in results:
+            pass
