@@ -51,6 +51,10 @@ class Metrics:
                                 "and replaced.", registry=r)
         self.busy = Counter("kg_server_busy", "Requests refused because every query "
                             "executor stayed busy.", registry=r)
+        self.cache_hits = Counter("kg_result_cache_hits", "Read queries answered from the "
+                                  "result cache (KG_RESULT_CACHE_MB).", registry=r)
+        self.cache_misses = Counter("kg_result_cache_misses", "Cacheable read queries that "
+                                    "had to be evaluated.", registry=r)
         #: (endpoint, status) -> its child of ``requests`` (endpoints and statuses are few)
         self._request_children: dict[tuple[str, int], Any] = {}
 
@@ -64,7 +68,8 @@ class Metrics:
 
     def on_service_event(self, name: str) -> None:
         counter = {"timeout": self.timeouts, "restart": self.restarts,
-                   "busy": self.busy}.get(name)
+                   "busy": self.busy, "cache_hit": self.cache_hits,
+                   "cache_miss": self.cache_misses}.get(name)
         if counter is not None:
             counter.inc()
 

@@ -71,6 +71,7 @@ from kg.results_io import (
 from kg.store import DataSyntaxError, KnowledgeStore, QueryResult, QuerySyntaxError, read_error
 from server.errors import ApiError
 from server.query_service import InProcessQueryService, Row
+from server.result_cache import ResultCache
 from server.settings import Settings
 
 #: a job sent to an executor: {"op": ..., ...} (plain data, so it pickles)
@@ -468,7 +469,9 @@ class ProcessPoolQueryService:
         self._serving_id: tuple[int, int] | None = None
         self.restarts = 0
         self.switches = 0
-        #: called with "timeout", "restart" or "busy" (metrics)
+        #: answers of repeated read jobs on this generation of the data
+        self.cache = ResultCache(settings.result_cache_mb * 1024 * 1024)
+        #: called with "timeout", "restart", "busy", "cache_hit" or "cache_miss" (metrics)
         self.on_event: Callable[[str], None] | None = None
 
     # lifecycle -----------------------------------------------------------
@@ -606,7 +609,27 @@ class ProcessPoolQueryService:
 
     # jobs ------------------------------------------------------------------
     def start_job(self, job: Job, *, timeout: float | None = None) -> JobStream:
-        """Run a job; returns once the executor has finished evaluating it."""
+        """Run a job; returns once the executor has finished evaluating it.
+
+        A read job answered before on the same data is answered from :attr:`cache`
+        (its head then says ``"cache": "hit"``; a kept new answer says ``"miss"``).
+        """
+        key = self.cache.key(job, self.generation()) if self.cache.enabled else None
+        if key is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                head, body = hit
+                head["cache"] = "hit"
+                self._event("cache_hit")
+                return JobStream.whole(head, body)
+            self._event("cache_miss")
+        stream = self._run_job(job, timeout)
+        if key is not None and stream.body is not None and self.cache.put(
+                key, stream.head, stream.body):
+            stream.head["cache"] = "miss"
+        return stream
+
+    def _run_job(self, job: Job, timeout: float | None) -> JobStream:
         limit = self.timeout if timeout is None else timeout
         ex = self._acquire(time.monotonic() + limit, limit)
         try:

@@ -154,7 +154,7 @@ def _finish(response: Response) -> Response:
             response.headers["Access-Control-Allow-Origin"] = origin
             add_vary(response, "Origin")
         response.headers["Access-Control-Expose-Headers"] = (
-            "KG-Result-Capped, KG-Result-Count, ETag")
+            "KG-Result-Capped, KG-Result-Count, KG-Result-Cache, ETag")
     return gzip_response(response)
 
 
@@ -226,6 +226,8 @@ def answer_query(text: str, params: MultiDict[str, str]) -> Response:
         if head["capped"]:
             headers["KG-Result-Capped"] = str(settings.result_cap)
             metrics().capped.inc()
+        if "cache" in head:
+            headers["KG-Result-Cache"] = head["cache"]
         # the stream is the body (spooled); the server closes it, even if never read
         response = Response(stream, status=200, content_type=choice.content_type,
                             headers=headers)

@@ -1,0 +1,172 @@
+"""The result cache answers repeated read queries from memory, and never with stale data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from server import create_app
+from server.query_executor import ProcessPoolQueryService
+from server.result_cache import MAX_ENTRY_BYTES, ResultCache, repeatable
+from server.settings import Settings
+from tests.server_fixtures import build_disk_store, query_job
+
+
+def _turtle(n: int) -> str:
+    return "".join(f"<http://example.org/{i}> <http://example.org/p> {i} .\n" for i in range(n))
+
+
+# ---------------------------------------------------------------------------- the map
+
+
+def test_least_recently_used_answers_leave_first_and_the_size_stays_bounded() -> None:
+    cache = ResultCache(max_bytes=3 * (1000 + 600))
+    keys = [cache.key({"op": "query", "sparql": f"SELECT {i} {{}}"}, "g") for i in range(5)]
+    for key in keys[:3]:
+        assert cache.put(key, {}, b"x" * 1000)
+    assert cache.get(keys[0]) is not None  # now the most recently used
+    cache.put(keys[3], {}, b"x" * 1000)
+    assert cache.get(keys[1]) is None and cache.get(keys[0]) is not None
+    assert len(cache) == 3 and cache.size <= cache.max_bytes
+    assert cache.hits == 2 and cache.misses == 1
+
+
+def test_a_new_generation_drops_the_old_answers() -> None:
+    cache = ResultCache(max_bytes=1 << 20)
+    job = {"op": "query", "sparql": "SELECT * {}"}
+    cache.put(cache.key(job, "old"), {}, b"old")
+    cache.put(cache.key(job, "new"), {}, b"new")
+    assert len(cache) == 1 and cache.get(cache.key(job, "old")) is None
+    assert cache.get(cache.key(job, "new")) == ({}, b"new")
+
+
+def test_what_is_never_kept() -> None:
+    cache = ResultCache(max_bytes=64 << 20)
+    assert cache.key({"op": "update", "sparql": "INSERT DATA {}"}, "g") is None
+    assert cache.key({"op": "graph_get", "graph": "http://ex.org/g"}, "g") is None
+    for text in ("SELECT (NOW() AS ?t) {}", "SELECT (rand() AS ?r) {}",
+                 "SELECT (STRUUID() AS ?u) {}", "CONSTRUCT { _:b ?p ?o } { BIND(BNODE() AS ?b) }",
+                 "SELECT * { SERVICE <http://127.0.0.1:1/sparql> { ?s ?p ?o } }",
+                 "SELECT (\\u004eOW() AS ?t) {}"):
+        assert not repeatable(text), text
+        assert cache.key({"op": "query", "sparql": text}, "g") is None
+    key = cache.key({"op": "query", "sparql": "SELECT * {}"}, "g")
+    assert not cache.put(key, {}, b"x" * (MAX_ENTRY_BYTES + 1))
+    assert ResultCache(max_bytes=0).key({"op": "query", "sparql": "SELECT * {}"}, "g") is None
+
+
+def test_receivers_may_change_what_they_get() -> None:
+    cache = ResultCache(max_bytes=1 << 20)
+    key = cache.key({"op": "rows", "sparql": "SELECT ?x {}"}, "g")
+    rows = [{"x": ("literal", "1", None, None)}]
+    cache.put(key, {"rows": rows}, b"")
+    rows[0]["y"] = ("literal", "changed by the first receiver", None, None)
+    got = cache.get(key)
+    assert got is not None
+    got[0]["rows"][0]["z"] = ("literal", "changed by the second", None, None)
+    got[0]["cache"] = "hit"
+    again = cache.get(key)
+    assert again == ({"rows": [{"x": ("literal", "1", None, None)}]}, b"")
+
+
+# ---------------------------------------------------------------------------- the pool
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_disk_store(tmp_path_factory.mktemp("cache") / "store", _turtle(50))
+
+
+@pytest.fixture
+def pool(store_dir: Path) -> Iterator[ProcessPoolQueryService]:
+    service = ProcessPoolQueryService(Settings(store=str(store_dir), query_workers=1))
+    try:
+        yield service
+    finally:
+        service.close()
+
+
+def test_a_repeated_query_is_answered_without_an_executor(
+        pool: ProcessPoolQueryService) -> None:
+    job = query_job("SELECT ?o { <http://example.org/7> ?p ?o }")
+    first = pool.start_job(job)
+    assert first.head["cache"] == "miss"
+    body = first.read()
+    for executor in pool._idle:  # no executor could answer now
+        executor.kill()
+    second = pool.start_job(job)
+    assert second.head["cache"] == "hit" and second.read() == body
+    assert pool.cache.hits == 1
+
+
+def test_an_update_is_seen_by_the_next_query(tmp_path: Path) -> None:
+    store = build_disk_store(tmp_path / "store", _turtle(3))
+    pool = ProcessPoolQueryService(Settings(store=str(store), update_token="t"))
+    count = "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"
+    try:
+        assert pool.select(count)[0]["n"][1] == "3"
+        assert pool.select(count)[0]["n"][1] == "3" and pool.cache.hits == 1
+        pool.start_job({"op": "update",
+                        "sparql": "INSERT DATA { <http://example.org/x> <http://example.org/p> 9 }"})
+        assert pool.select(count)[0]["n"][1] == "4"
+    finally:
+        pool.close()
+
+
+def test_a_new_release_is_seen_by_the_next_query(tmp_path: Path, store_dir: Path) -> None:
+    other = build_disk_store(tmp_path / "other", _turtle(3))
+    link = tmp_path / "current"
+    link.symlink_to(store_dir)
+    pool = ProcessPoolQueryService(Settings(store=str(link), query_workers=1))
+    count = "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"
+    try:
+        assert pool.select(count)[0]["n"][1] == "50"
+        assert pool.select(count)[0]["n"][1] == "50" and pool.cache.hits == 1
+        tmp = tmp_path / "next"
+        tmp.symlink_to(other)
+        os.replace(tmp, link)
+        assert pool.select(count)[0]["n"][1] == "3"
+    finally:
+        pool.close()
+
+
+# ---------------------------------------------------------------------------- the endpoint
+
+
+def test_the_endpoint_says_when_an_answer_came_from_the_cache(store_dir: Path) -> None:
+    app = create_app(Settings(store=str(store_dir), query_workers=1))
+    service = app.extensions["kg_query_service"]
+    try:
+        client = app.test_client()
+        query = {"query": "SELECT ?s ?o { ?s ?p ?o } ORDER BY ?o"}
+        first = client.get("/sparql", query_string=query)
+        second = client.get("/sparql", query_string=query)
+        assert first.headers["KG-Result-Cache"] == "miss"
+        assert second.headers["KG-Result-Cache"] == "hit"
+        assert second.data == first.data and second.json["results"]["bindings"]
+        assert second.headers["KG-Result-Count"] == "50"
+        # another format is another answer
+        csv = client.get("/sparql", query_string={**query, "format": "csv"})
+        assert csv.headers["KG-Result-Cache"] == "miss" and csv.data.startswith(b"s,o\r\n")
+        clock = client.get("/sparql", query_string={"query": "SELECT (NOW() AS ?t) {}"})
+        assert clock.status_code == 200 and "KG-Result-Cache" not in clock.headers
+        exposed = client.get("/metrics").data.decode()
+        assert "kg_result_cache_hits_total 1.0" in exposed
+    finally:
+        service.close()
+
+
+def test_the_cache_can_be_turned_off(store_dir: Path) -> None:
+    app = create_app(Settings(store=str(store_dir), query_workers=1, result_cache_mb=0))
+    service = app.extensions["kg_query_service"]
+    try:
+        client = app.test_client()
+        for _ in range(2):
+            answer = client.get("/sparql", query_string={"query": "ASK { ?s ?p 7 }"})
+            assert answer.status_code == 200 and "KG-Result-Cache" not in answer.headers
+        assert service.cache.hits == 0 and len(service.cache) == 0
+    finally:
+        service.close()
