@@ -1,7 +1,8 @@
 """Serve the app with gunicorn: ``serve(settings)`` (what ``kg serve`` calls).
 
 gunicorn runs ``settings.workers`` processes with ``settings.threads`` threads each
-(gthread workers). Every worker builds its own app with :func:`server.create_app`
+(gthread workers, see :mod:`server.worker`). Every worker builds its own app with
+:func:`server.create_app`
 after the fork, and its query executors start after the fork too (on first use, and
 warmed up when the worker has started).
 
@@ -28,7 +29,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
 
     >>> opts = gunicorn_options(Settings(update_token="t", workers=4, port=9000))
     >>> opts["workers"], opts["bind"], opts["worker_class"], opts["accesslog"]
-    (1, '127.0.0.1:9000', 'gthread', None)
+    (1, '127.0.0.1:9000', 'server.worker.LingeringThreadWorker', None)
     >>> gunicorn_options(Settings(access_log=True))["accesslog"]
     '-'
     """
@@ -37,7 +38,8 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "bind": f"{settings.host}:{settings.port}",
         "workers": workers,
         "threads": max(1, settings.threads),
-        "worker_class": "gthread",
+        # gthread, answering a busy keep-alive connection on its thread (server.worker)
+        "worker_class": "server.worker.LingeringThreadWorker",
         # a worker's request threads wait on executors, never longer than the deadline
         "timeout": max(30, int(settings.query_timeout_s * 2) + 10),
         "graceful_timeout": int(settings.query_timeout_s) + 5,

@@ -1,7 +1,9 @@
 """WSGI entry point for running under any gunicorn command line.
 
-    gunicorn -k gthread --threads 8 -w 2 -b 127.0.0.1:8000 --limit-request-line 0 \
-        'server.wsgi:app()'
+    gunicorn -k server.worker.LingeringThreadWorker --threads 8 -w 2 \
+        -b 127.0.0.1:8000 --limit-request-line 0 'server.wsgi:app()'
+
+(``-k gthread`` works too; :mod:`server.worker` explains the difference.)
 
 ``--limit-request-line 0`` leaves URL length to KG_MAX_URL_BYTES (414 with the server's
 error shape; gunicorn's own limit is 4094 bytes).

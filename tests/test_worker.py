@@ -1,0 +1,77 @@
+"""The lingering gthread worker: keep-alive connections are answered whether their next
+request comes at once (same thread) or later (back through the poller), and a thread
+waiting on one connection never starves the others."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+
+from server.worker import LINGER_S
+from tests.server_fixtures import ServerProcess, build_disk_store, running_server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    tmp = tmp_path_factory.mktemp("worker")
+    store = build_disk_store(tmp / "store", "<http://example.org/a> <http://example.org/p> 1 .\n")
+    with running_server(store, tmp, workers=1, threads=2, query_workers=1) as proc:
+        yield proc
+
+
+def _ask(conn: http.client.HTTPConnection, n: int) -> None:
+    conn.request("GET", "/sparql?query=" + quote(f"ASK {{ ?s ?p {n} }}"),
+                 headers={"Accept": "application/sparql-results+json"})
+    response = conn.getresponse()
+    body = response.read()
+    assert response.status == 200, body
+    assert body == (b'{"head":{},"boolean":true}' if n == 1 else b'{"head":{},"boolean":false}')
+
+
+def test_back_to_back_and_paused_requests_on_one_connection(server: ServerProcess) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=20)
+    try:
+        for n in range(30):  # at once: answered by the thread that answered the last one
+            _ask(conn, n % 3)
+        for n in range(3):  # after a pause longer than the linger: through the poller
+            time.sleep(LINGER_S * 25)
+            _ask(conn, n)
+        sock = conn.sock
+        _ask(conn, 1)
+        assert conn.sock is sock  # one connection throughout
+    finally:
+        conn.close()
+
+
+def test_more_busy_connections_than_threads_are_all_served(server: ServerProcess) -> None:
+    """Six clients on a worker with two threads, in lock-step rounds: no client can send
+    its next request before all six have their answer, so a thread that kept waiting on
+    its connection instead of going back to the others would stall every round."""
+    failures: list[BaseException] = []
+    done = [0] * 6
+    rounds = threading.Barrier(6, timeout=20)
+
+    def client(index: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=20)
+        try:
+            for n in range(15):
+                _ask(conn, n % 2)
+                done[index] += 1
+                rounds.wait()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not failures, failures
+    assert done == [15] * 6
