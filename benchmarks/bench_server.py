@@ -1432,8 +1432,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--client-processes", type=int, default=2,
                         help="processes the clients are spread over (default 2)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds (default 3)")
-    parser.add_argument("--agg-repeat", type=int, default=7,
-                        help="measured aggregation runs per server and round (default 7)")
+    parser.add_argument("--agg-repeat", type=int, default=11,
+                        help="measured aggregation runs per server and round (default 11)")
     parser.add_argument("--agg-warmup", type=int, default=3,
                         help="unmeasured aggregation runs first (default 3)")
     parser.add_argument("--dump-repeat", type=int, default=3,
