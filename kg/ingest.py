@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from kg.errors import DocumentError
 from kg.iris import IriMinter
 from kg.mapper import MappedDocument, map_document
 from kg.names import person_key
-from kg.ntriples import XSD_DATE, Triple, iri, quad_line, typed
+from kg.ntriples import XSD_DATE, XSD_STRING, Triple, iri, literal, quad_line, typed
 from kg.records import SourceDocument
 from kg.store import KnowledgeStore
 from kg.vocab import PERSON_METRICS, PREFIXES
@@ -44,6 +45,13 @@ _PREFIX_DECL = "".join(f"PREFIX {k}: <{v}>\n" for k, v in PREFIXES.items())
 
 #: the bulk loader ingests its input in steps of this many quads, each atomic on its own
 LOADER_BATCH = 1_000_000
+#: quads per bulk-loaded batch: small enough that LOAD_THREADS loads fit in memory together
+BATCH_QUADS = 450_000
+#: batches bulk-loaded at the same time (a load keeps about one core busy)
+LOAD_THREADS = 2
+#: an insert-only write of at least this many quads goes through the bulk loader (fewer
+#: would leave many tiny files in the store)
+BULK_INSERT_MIN = 10_000
 
 
 def ingest_time() -> dt.datetime:
@@ -110,11 +118,6 @@ class _BatchFile:
         self.file.write(nquads)
         self.quads += quads
 
-    def reset(self) -> None:
-        self.file.seek(0)
-        self.file.truncate()
-        self.quads = 0
-
     def close(self) -> None:
         self.file.close()
 
@@ -124,25 +127,27 @@ class Ingestor:
 
     def __init__(self, store: KnowledgeStore, minter: IriMinter, *,
                  ingested_at: dt.datetime | None = None,
-                 batch_quads: int = 900_000) -> None:
+                 batch_quads: int = BATCH_QUADS, load_threads: int = LOAD_THREADS) -> None:
         if not 0 < batch_quads < LOADER_BATCH:
             raise ValueError(f"batch_quads must be between 1 and {LOADER_BATCH - 1}")
+        if load_threads < 1:
+            raise ValueError("load_threads must be at least 1")
         self.store = store
         self.minter = minter
         self.ingested_at = ingested_at or ingest_time()
         #: a batch is loaded once it holds this many quads; it never exceeds LOADER_BATCH,
         #: or the bulk loader would ingest it in several (separately atomic) steps
         self.batch_quads = batch_quads
+        self.load_threads = load_threads
         self._known: set[str] = set()
         self._current: dict[tuple[str, str], _Current] = {}
         self._persons_with_docs: set[str] = set()
-        # two batch files: one gathers documents while the other is being bulk-loaded by a
-        # thread (the loader releases the GIL), so mapping and loading overlap; loads run
-        # one at a time and in order, so the store always holds a prefix of the run
+        # one batch file gathers documents while up to ``load_threads`` earlier batches are
+        # bulk-loaded by threads (the loader releases the GIL), so mapping and loading
+        # overlap and the loads use every core; each load is atomic on its own
         self._batch = _BatchFile()
-        self._loading = _BatchFile()
-        self._loader = ThreadPoolExecutor(1, thread_name_prefix="kg-bulk-load")
-        self._pending: Future[None] | None = None
+        self._loader = ThreadPoolExecutor(load_threads, thread_name_prefix="kg-bulk-load")
+        self._pending: deque[tuple[Future[None], _BatchFile]] = deque()
         self._load_state()
 
     # state -----------------------------------------------------------------
@@ -187,12 +192,12 @@ class Ingestor:
             self._wait_loaded()
         finally:
             # never leave a load running behind the caller's back (it owns the store)
-            pending, self._pending = self._pending, None
-            if pending is not None:
-                pending.exception()
+            while self._pending:
+                future, batch = self._pending.popleft()
+                future.exception()
+                batch.close()
             self._loader.shutdown()
             self._batch.close()
-            self._loading.close()
         # always, not only when something was ingested: a run killed after its last batch
         # but before this pass must still converge when it is run again
         self._link_authors(report)
@@ -235,20 +240,28 @@ class Ingestor:
             self._flush()
 
     def _flush(self) -> None:
-        """Start loading the gathered batch (after the previous load has finished)."""
+        """Start loading the gathered batch, once fewer than ``load_threads`` are loading."""
         if not self._batch.quads:
             return
-        self._wait_loaded()
-        self._batch, self._loading = self._loading, self._batch
-        self._batch.reset()
-        self._loading.file.flush()
-        self._pending = self._loader.submit(self.store.load_nquads_file, self._loading.file.name)
+        while len(self._pending) >= self.load_threads:
+            self._wait_oldest()
+        batch, self._batch = self._batch, _BatchFile()
+        batch.file.flush()
+        self._pending.append((self._loader.submit(self.store.load_nquads_file, batch.file.name),
+                              batch))
+
+    def _wait_oldest(self) -> None:
+        """Wait for the oldest load in progress; its error, if any, is raised here."""
+        future, batch = self._pending.popleft()
+        try:
+            future.result()
+        finally:
+            batch.close()
 
     def _wait_loaded(self) -> None:
-        """Wait for the load in progress; its error, if any, is raised here."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
+        """Wait for every load in progress; the first error is raised here."""
+        while self._pending:
+            self._wait_oldest()
 
     def _write_snapshot(self, m: MappedDocument, report: IngestReport) -> None:
         """A further document of a known person: supersede or add history, atomically."""
@@ -325,6 +338,12 @@ class Ingestor:
         return deletes, inserts
 
     def _apply(self, deletes: list[Quad], inserts: list[Quad]) -> None:
+        """Delete then insert, in one transaction."""
+        if not deletes and BULK_INSERT_MIN <= len(inserts) < LOADER_BATCH:
+            # additions only, and many (a run-level pass over a new corpus): the bulk
+            # loader writes them in one atomic step, far faster than parsing INSERT DATA
+            self.store.load_nquads("".join(quad_line(t, g) for t, g in inserts))
+            return
         parts = []
         if deletes:
             parts.append("DELETE DATA {\n" + _data_block(deletes) + "}")
@@ -387,25 +406,30 @@ class Ingestor:
               ?p a schema:Person . { ?p schema:name ?name } UNION { ?p schema:alternateName ?name }
             }""").rows():
             by_key.setdefault(person_key(row["name"][1]), set()).add(row["p"][1])
+        # the stated names that name exactly one person (term -> person IRI term): distinct
+        # names are far fewer than bylines, and only bylines with one of these are read
+        resolvable: dict[str, str] = {}
+        for row in self.store.query(_PREFIX_DECL + """
+            SELECT DISTINCT ?name WHERE { ?a skg:nameAsStated ?name }""").rows():
+            people = by_key.get(person_key(row["name"][1]))
+            if people and len(people) == 1:
+                resolvable[_literal_term(row["name"])] = iri(next(iter(people)))
         links = self.minter.author_links()
         wanted: set[Triple] = set()
-        # names no document resolved itself (owners resolve their own bylines)
-        rows = self.store.query(_PREFIX_DECL + f"""
-            SELECT ?a ?x ?name WHERE {{
-              ?x skg:authorship ?a . ?a skg:nameAsStated ?name .
-              FILTER NOT EXISTS {{
-                GRAPH ?g {{ ?a schema:author ?someone }} FILTER(?g != <{links}>)
-              }}
-            }}""").rows()
         author, maker, made = iri(_S + "author"), iri(_FOAF + "maker"), iri(_FOAF + "made")
-        for row in rows:
-            people = by_key.get(person_key(row["name"][1]))
-            if not people or len(people) != 1:
-                continue
-            (p,) = people
-            a, x, person = iri(row["a"][1]), iri(row["x"][1]), iri(p)
-            wanted.update({(a, author, person), (x, author, person),
-                           (x, maker, person), (person, made, x)})
+        if resolvable:
+            # bylines no document resolved itself (owners resolve their own bylines)
+            rows = self.store.query(_PREFIX_DECL + f"""
+                SELECT ?a ?x ?name WHERE {{
+                  VALUES ?name {{ {" ".join(resolvable)} }}
+                  ?a skg:nameAsStated ?name . ?x skg:authorship ?a .
+                  MINUS {{ GRAPH ?g {{ ?a schema:author ?someone }} FILTER(?g != <{links}>) }}
+                }}""").rows()
+            for row in rows:
+                a, x = iri(row["a"][1]), iri(row["x"][1])
+                person = resolvable[_literal_term(row["name"])]
+                wanted.update({(a, author, person), (x, author, person),
+                               (x, maker, person), (person, made, x)})
         existing = set(self.store.graph_triples(links))
         current_graphs = {c.graph for c in self._current.values()}
         add = wanted - existing
@@ -419,6 +443,16 @@ class Ingestor:
 
 
 Quad = tuple[Triple, str | None]
+
+
+def _literal_term(term: tuple[str, str, str | None, str | None]) -> str:
+    """A literal from :meth:`QueryResult.rows` in N-Triples syntax."""
+    _, value, datatype, language = term
+    if language:
+        return f"{literal(value)}@{language}"
+    if datatype in (None, XSD_STRING):
+        return literal(value)
+    return typed(value, datatype)
 
 
 def _strip(term: str) -> str:

@@ -192,6 +192,51 @@ def test_batches_of_any_size_give_the_same_dataset() -> None:
     assert len(datasets[0]) > 50
 
 
+def _four_docs() -> list[SourceDocument]:
+    """Three documents, and one whose byline names Ada Byron on a paper she does not list."""
+    return [*_three_docs(),
+            doc("Emmy Noether", "2026-11-01", (paper("Rings", "Emmy Noether", "Ada Byron"),))]
+
+
+def test_batches_loaded_at_the_same_time_give_the_same_dataset() -> None:
+    """One batch per document, loaded one, two or four at a time."""
+    datasets = []
+    for load_threads in (1, 2, 4):
+        store = KnowledgeStore.open(None)
+        ingestor = Ingestor(store, IriMinter(BASE), batch_quads=1, load_threads=load_threads,
+                            ingested_at=dt.datetime(2026, 11, 21, tzinfo=dt.UTC))
+        assert ingestor.ingest(_four_docs()).ok
+        datasets.append(dataset(store))
+    assert datasets[0] == datasets[1] == datasets[2]
+    with pytest.raises(ValueError, match="load_threads"):
+        Ingestor(KnowledgeStore.open(None), IriMinter(BASE), load_threads=0)
+
+
+def test_run_level_passes_write_the_same_through_the_bulk_loader(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large insert-only writes of the run-level passes go through the bulk loader; the
+    dataset is the one SPARQL INSERT DATA gives."""
+    import kg.ingest
+
+    reference = KnowledgeStore.open(None)
+    ingest(reference, *_four_docs())
+    monkeypatch.setattr(kg.ingest, "BULK_INSERT_MIN", 1)
+    bulk: list[int] = []
+    original = KnowledgeStore.load_nquads
+
+    def load_nquads(self: KnowledgeStore, text: str) -> None:
+        bulk.append(text.count("\n"))
+        original(self, text)
+
+    monkeypatch.setattr(KnowledgeStore, "load_nquads", load_nquads)
+    store = KnowledgeStore.open(None)
+    ingest(store, *_four_docs())
+    assert bulk and all(n > 0 for n in bulk)  # the author links, at least
+    assert dataset(store) == dataset(reference)
+    links = f"<{IriMinter(BASE).author_links()}>"
+    assert count(store, f"GRAPH {links} {{ ?x schema:author ?p }}") > 0
+
+
 def test_a_first_document_too_big_for_one_bulk_step_is_one_transaction(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A first snapshot the loader would split into separately atomic steps is written as
