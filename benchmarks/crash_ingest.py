@@ -5,7 +5,7 @@ snapshot of ``--snapshot-share`` of them with changed metrics (phase 2, as of 20
 so both write paths run: first documents of a person are bulk-loaded in batches (one
 RocksDB ``IngestExternalFiles`` call per batch), later snapshots are one SPARQL update
 transaction each, and every run ends with two run-level passes (author links, canonical
-titles) in one transaction each.
+titles), each written in one transaction or, when it adds many quads, in bulk-loaded steps.
 
 A reference store is built cleanly. Then the same ingest runs into a second store and is
 killed (the whole process group: writer and mapping workers) ``--kills`` times, each time

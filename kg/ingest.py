@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import IO
 
 from kg.errors import DocumentError
 from kg.iris import IriMinter
@@ -148,6 +149,12 @@ class Ingestor:
         self._batch = _BatchFile()
         self._loader = ThreadPoolExecutor(load_threads, thread_name_prefix="kg-bulk-load")
         self._pending: deque[tuple[Future[None], _BatchFile]] = deque()
+        # a run into an empty store that writes only first snapshots sees every byline the
+        # store will hold: the author-link pass reads them from this file, not the store
+        self._run_bylines: IO[str] | None = None
+        if store.is_empty():
+            self._run_bylines = tempfile.TemporaryFile(  # noqa: SIM115
+                "w+", encoding="utf-8", newline="\n", prefix="kg-bylines-")
         self._load_state()
 
     # state -----------------------------------------------------------------
@@ -200,7 +207,10 @@ class Ingestor:
             self._batch.close()
         # always, not only when something was ingested: a run killed after its last batch
         # but before this pass must still converge when it is run again
-        self._link_authors(report)
+        try:
+            self._link_authors(report)
+        finally:
+            self._forget_run_bylines()
         self._canonical_titles()
         self.store.flush()
         return report
@@ -235,6 +245,9 @@ class Ingestor:
         if self._batch.quads + size >= LOADER_BATCH:
             self._flush()
         self._batch.add(m.first_snapshot_nquads or first_snapshot_nquads(m).encode(), size)
+        if self._run_bylines is not None:
+            self._run_bylines.write("".join(
+                f"{a}\t{x}\t{key}\t{int(own)}\n" for a, x, key, own in m.bylines))
         self._current[(m.person, m.layout)] = _Current(m.graph, m.as_of)
         if self._batch.quads >= self.batch_quads:
             self._flush()
@@ -265,6 +278,7 @@ class Ingestor:
 
     def _write_snapshot(self, m: MappedDocument, report: IngestReport) -> None:
         """A further document of a known person: supersede or add history, atomically."""
+        self._forget_run_bylines()  # the default graph may lose this person's old bylines
         key = (m.person, m.layout)
         cur = self._current.get(key)
         g = iri(m.graph)
@@ -337,12 +351,20 @@ class Ingestor:
             inserts += [((person, prop, o), None) for o in want - existing]
         return deletes, inserts
 
-    def _apply(self, deletes: list[Quad], inserts: list[Quad]) -> None:
-        """Delete then insert, in one transaction."""
-        if not deletes and BULK_INSERT_MIN <= len(inserts) < LOADER_BATCH:
-            # additions only, and many (a run-level pass over a new corpus): the bulk
-            # loader writes them in one atomic step, far faster than parsing INSERT DATA
-            self.store.load_nquads("".join(quad_line(t, g) for t, g in inserts))
+    def _apply(self, deletes: list[Quad], inserts: list[Quad], *,
+               in_steps: bool = False) -> None:
+        """Delete then insert, in one transaction; with ``in_steps`` (the run-level
+        passes), many additions may be written in several steps, each atomic."""
+        if not deletes and len(inserts) >= BULK_INSERT_MIN and (
+                in_steps or len(inserts) < LOADER_BATCH):
+            # additions only, and many: the bulk loader writes them far faster than
+            # INSERT DATA is parsed, in steps of batch_quads, each atomic. Only the
+            # run-level passes write in several steps: a kill between two leaves their
+            # results stale, as a kill before them does, for the next run to complete
+            size = self.batch_quads if in_steps else len(inserts)
+            for start in range(0, len(inserts), size):
+                step = inserts[start:start + size]
+                self.store.load_nquads("".join(quad_line(t, g) for t, g in step))
             return
         parts = []
         if deletes:
@@ -395,7 +417,7 @@ class Ingestor:
             inserts += [(t, vg), (t, None)]
         for t in sorted(existing - wanted):
             deletes += [(t, vg), (t, None)]
-        self._apply(deletes, inserts)
+        self._apply(deletes, inserts, in_steps=True)
 
     # cross-document author resolution --------------------------------------------
     def _link_authors(self, report: IngestReport) -> None:
@@ -406,6 +428,24 @@ class Ingestor:
               ?p a schema:Person . { ?p schema:name ?name } UNION { ?p schema:alternateName ?name }
             }""").rows():
             by_key.setdefault(person_key(row["name"][1]), set()).add(row["p"][1])
+        links = self.minter.author_links()
+        if self._run_bylines is not None:
+            wanted = self._links_from_run(by_key)
+        else:
+            wanted = self._links_from_store(by_key, links)
+        existing = set(self.store.graph_triples(links))
+        current_graphs = {c.graph for c in self._current.values()}
+        add = wanted - existing
+        remove = existing - wanted
+        lg = iri(links)
+        inserts: list[Quad] = [(t, lg) for t in sorted(add)] + [(t, None) for t in sorted(add)]
+        deletes: list[Quad] = [(t, lg) for t in sorted(remove)]
+        deletes += [(t, None) for t in sorted(remove) if not self._supported(t, current_graphs)]
+        self._apply(deletes, inserts, in_steps=True)
+        report.links_added, report.links_removed = len(add), len(remove)
+
+    def _links_from_store(self, by_key: dict[str, set[str]], links: str) -> set[Triple]:
+        """The author links the store's bylines call for."""
         # the stated names that name exactly one person (term -> person IRI term): distinct
         # names are far fewer than bylines, and only bylines with one of these are read
         resolvable: dict[str, str] = {}
@@ -414,9 +454,7 @@ class Ingestor:
             people = by_key.get(person_key(row["name"][1]))
             if people and len(people) == 1:
                 resolvable[_literal_term(row["name"])] = iri(next(iter(people)))
-        links = self.minter.author_links()
         wanted: set[Triple] = set()
-        author, maker, made = iri(_S + "author"), iri(_FOAF + "maker"), iri(_FOAF + "made")
         if resolvable:
             # bylines no document resolved itself (owners resolve their own bylines)
             rows = self.store.query(_PREFIX_DECL + f"""
@@ -426,23 +464,51 @@ class Ingestor:
                   MINUS {{ GRAPH ?g {{ ?a schema:author ?someone }} FILTER(?g != <{links}>) }}
                 }}""").rows()
             for row in rows:
-                a, x = iri(row["a"][1]), iri(row["x"][1])
-                person = resolvable[_literal_term(row["name"])]
-                wanted.update({(a, author, person), (x, author, person),
-                               (x, maker, person), (person, made, x)})
-        existing = set(self.store.graph_triples(links))
-        current_graphs = {c.graph for c in self._current.values()}
-        add = wanted - existing
-        remove = existing - wanted
-        lg = iri(links)
-        inserts: list[Quad] = [(t, lg) for t in sorted(add)] + [(t, None) for t in sorted(add)]
-        deletes: list[Quad] = [(t, lg) for t in sorted(remove)]
-        deletes += [(t, None) for t in sorted(remove) if not self._supported(t, current_graphs)]
-        self._apply(deletes, inserts)
-        report.links_added, report.links_removed = len(add), len(remove)
+                _add_link(wanted, iri(row["a"][1]), iri(row["x"][1]),
+                          resolvable[_literal_term(row["name"])])
+        return wanted
+
+    def _links_from_run(self, by_key: dict[str, set[str]]) -> set[Triple]:
+        """The author links this run's bylines call for, when they are all the store holds:
+        what :meth:`_links_from_store` finds, read from the run's file (two passes, so
+        memory holds only the bylines that can be linked)."""
+        assert self._run_bylines is not None
+        unique = {key: iri(next(iter(people))) for key, people in by_key.items()
+                  if len(people) == 1}
+        bylines = self._run_bylines
+        bylines.flush()
+        bylines.seek(0)
+        candidates: dict[str, tuple[str, str]] = {}  # authorship -> (paper, person)
+        for line in bylines:
+            a, x, key, own = line.rstrip("\n").split("\t")
+            if own == "0" and key in unique:
+                candidates[a] = (x, unique[key])
+        bylines.seek(0)
+        for line in bylines:  # resolved by a document (the same byline in another one)
+            a, _, _, own = line.rstrip("\n").split("\t")
+            if own == "1":
+                candidates.pop(a, None)
+        wanted: set[Triple] = set()
+        for a, (x, person) in candidates.items():
+            _add_link(wanted, a, x, person)
+        return wanted
+
+    def _forget_run_bylines(self) -> None:
+        if self._run_bylines is not None:
+            self._run_bylines.close()
+            self._run_bylines = None
 
 
 Quad = tuple[Triple, str | None]
+
+
+_AUTHOR, _MAKER, _MADE = iri(_S + "author"), iri(_FOAF + "maker"), iri(_FOAF + "made")
+
+
+def _add_link(wanted: set[Triple], a: str, x: str, person: str) -> None:
+    """The four triples that link byline ``a`` of paper ``x`` to ``person``."""
+    wanted.update({(a, _AUTHOR, person), (x, _AUTHOR, person),
+                   (x, _MAKER, person), (person, _MADE, x)})
 
 
 def _literal_term(term: tuple[str, str, str | None, str | None]) -> str:

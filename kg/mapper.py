@@ -112,6 +112,9 @@ class MappedDocument:
     #: N-Quads (UTF-8) the store adds when this is the person's first document (precomputed
     #: by workers)
     first_snapshot_nquads: bytes = b""
+    #: every byline name: (authorship term, paper term, identity key of the name, whether
+    #: this document resolves it to its owner), for the run-level author-link pass
+    bylines: list[tuple[str, str, str, bool]] = field(default_factory=list)
 
     def named_graph_triples(self) -> list[Triple]:
         """Everything the document said: its named graph."""
@@ -274,7 +277,9 @@ def _map_paper(paper: Paper, owner: str, owner_key: str, minter: IriMinter,
             (a, _skg("nameAsStated"), literal(name)),
             (a, _s("position"), typed(position, XSD_INTEGER)),
         ]
-        if person_key(name) == owner_key:
+        key = person_key(name)
+        m.bylines.append((a, x, key, key == owner_key))
+        if key == owner_key:
             st.append((a, _s("author"), owner))
 
 

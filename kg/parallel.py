@@ -50,8 +50,8 @@ def _map_file(path: Path) -> list[MappedDocument | DocumentError]:
     return out
 
 
-def _map_file_to_spool(path: Path) -> str:
-    """Map a file in a worker; the result goes to a file, and its name back to the writer.
+def _map_files_to_spool(paths: list[Path]) -> str:
+    """Map files in a worker; the results go to a file, and its name back to the writer.
 
     The name is a message shorter than a pipe writes atomically, so a worker killed at any
     moment never leaves half a message in the result pipe, where the pool would wait for
@@ -60,8 +60,14 @@ def _map_file_to_spool(path: Path) -> str:
     spool = _settings["spool"]
     assert isinstance(spool, str)
     with tempfile.NamedTemporaryFile(dir=spool, delete=False) as out:
-        pickle.dump(_map_file(path), out, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump([_map_file(path) for path in paths], out,
+                    protocol=pickle.HIGHEST_PROTOCOL)
     return out.name
+
+
+#: files per task sent to a worker: one task per file cost the writer about 1 ms of CPU
+#: each (futures, pipes, spool files), as much as mapping a small file
+CHUNK_FILES = 16
 
 
 def map_files(files: Iterable[Path], *, as_of: dt.date, base_iri: str,
@@ -77,27 +83,38 @@ def map_files(files: Iterable[Path], *, as_of: dt.date, base_iri: str,
     # a bounded number of files in flight (about one store batch): workers keep mapping
     # while the writer loads a batch, but never run far ahead of it,
     # so memory does not grow with the corpus (Pool.imap would queue every result)
-    in_flight: deque[tuple[Path, Future[str]]] = deque()
-    limit = max_in_flight or 256
+    in_flight: deque[tuple[list[Path], Future[str]]] = deque()
+    limit = max(1, (max_in_flight or 256) // CHUNK_FILES)
     # a ProcessPoolExecutor, not a Pool: when a worker dies (the out-of-memory killer, a
     # kill -9) the waiting writer gets an error instead of waiting for ever
     spool = tempfile.TemporaryDirectory(prefix="kg-ingest-")
     pool = ProcessPoolExecutor(processes, mp_context=ctx, initializer=_init,
                                initargs=(as_of, base_iri, ingested_at, spool.name))
     try:
-        for path in files:
+        for chunk in _chunks(files, CHUNK_FILES):
             try:
-                future = pool.submit(_map_file_to_spool, path)
+                future = pool.submit(_map_files_to_spool, chunk)
             except BrokenProcessPool as exc:  # a worker died before its result was read
-                raise _worker_died(in_flight[0][0] if in_flight else path) from exc
-            in_flight.append((path, future))
+                raise _worker_died(in_flight[0][0][0] if in_flight else chunk[0]) from exc
+            in_flight.append((chunk, future))
             if len(in_flight) >= limit:
-                yield _result(*in_flight.popleft())
+                yield from _results(*in_flight.popleft())
         while in_flight:
-            yield _result(*in_flight.popleft())
+            yield from _results(*in_flight.popleft())
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         spool.cleanup()
+
+
+def _chunks(files: Iterable[Path], size: int) -> Iterator[list[Path]]:
+    chunk: list[Path] = []
+    for path in files:
+        chunk.append(path)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _worker_died(path: Path) -> KgError:
@@ -106,12 +123,13 @@ def _worker_died(path: Path) -> KgError:
                    "run the ingest again to finish")
 
 
-def _result(path: Path, future: Future[str]) -> list[MappedDocument | DocumentError]:
+def _results(paths: list[Path],
+             future: Future[str]) -> list[list[MappedDocument | DocumentError]]:
     try:
         name = future.result()
     except BrokenProcessPool as exc:
-        raise _worker_died(path) from exc
+        raise _worker_died(paths[0]) from exc
     with open(name, "rb") as spooled:
-        result: list[MappedDocument | DocumentError] = pickle.load(spooled)
+        result: list[list[MappedDocument | DocumentError]] = pickle.load(spooled)
     os.unlink(name)
     return result

@@ -299,6 +299,11 @@ class KnowledgeStore:
             raise StoreError(f"the store failed while applying the update: {exc}") from exc
 
     # graphs ---------------------------------------------------------------
+    def is_empty(self) -> bool:
+        """True when the store holds no quad in any graph (and no empty named graph)."""
+        return (next(iter(self._store.quads_for_pattern(None, None, None, None)), None) is None
+                and next(iter(self._store.named_graphs()), None) is None)
+
     def named_graphs(self) -> Iterator[str]:
         for g in self._store.named_graphs():
             if isinstance(g, ox.NamedNode):
