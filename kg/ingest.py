@@ -435,13 +435,23 @@ class Ingestor:
             wanted = self._links_from_store(by_key, links)
         existing = set(self.store.graph_triples(links))
         current_graphs = {c.graph for c in self._current.values()}
-        add = wanted - existing
         remove = existing - wanted
+        wanted -= existing  # in place: a new corpus calls for millions of links
+        add = sorted(wanted)
+        del wanted
         lg = iri(links)
-        inserts: list[Quad] = [(t, lg) for t in sorted(add)] + [(t, None) for t in sorted(add)]
         deletes: list[Quad] = [(t, lg) for t in sorted(remove)]
         deletes += [(t, None) for t in sorted(remove) if not self._supported(t, current_graphs)]
-        self._apply(deletes, inserts, in_steps=True)
+        if not deletes and 2 * len(add) >= BULK_INSERT_MIN:
+            # each link in the link graph and in the default graph, written in steps
+            # without a list of quads as long as both
+            half = max(1, self.batch_quads // 2)
+            for start in range(0, len(add), half):
+                self.store.load_nquads("".join(
+                    quad_line(t, lg) + quad_line(t, None) for t in add[start:start + half]))
+        else:
+            inserts: list[Quad] = [(t, lg) for t in add] + [(t, None) for t in add]
+            self._apply(deletes, inserts, in_steps=True)
         report.links_added, report.links_removed = len(add), len(remove)
 
     def _links_from_store(self, by_key: dict[str, set[str]], links: str) -> set[Triple]:
