@@ -31,8 +31,9 @@ from kg.errors import DocumentError
 from kg.iris import IriMinter
 from kg.mapper import MappedDocument, map_document
 from kg.names import person_key
-from kg.ntriples import XSD_DATE, XSD_STRING, Triple, iri, literal, quad_line, typed
+from kg.ntriples import XSD_DATE, Triple, iri, quad_line, typed
 from kg.records import SourceDocument
+from kg.results_io import nt_term
 from kg.store import KnowledgeStore
 from kg.vocab import PERSON_METRICS, PREFIXES
 
@@ -463,7 +464,7 @@ class Ingestor:
             SELECT DISTINCT ?name WHERE { ?a skg:nameAsStated ?name }""").rows():
             people = by_key.get(person_key(row["name"][1]))
             if people and len(people) == 1:
-                resolvable[_literal_term(row["name"])] = iri(next(iter(people)))
+                resolvable[nt_term(row["name"])] = iri(next(iter(people)))
         wanted: set[Triple] = set()
         if resolvable:
             # bylines no document resolved itself (owners resolve their own bylines)
@@ -475,7 +476,7 @@ class Ingestor:
                 }}""").rows()
             for row in rows:
                 _add_link(wanted, iri(row["a"][1]), iri(row["x"][1]),
-                          resolvable[_literal_term(row["name"])])
+                          resolvable[nt_term(row["name"])])
         return wanted
 
     def _links_from_run(self, by_key: dict[str, set[str]]) -> set[Triple]:
@@ -519,16 +520,6 @@ def _add_link(wanted: set[Triple], a: str, x: str, person: str) -> None:
     """The four triples that link byline ``a`` of paper ``x`` to ``person``."""
     wanted.update({(a, _AUTHOR, person), (x, _AUTHOR, person),
                    (x, _MAKER, person), (person, _MADE, x)})
-
-
-def _literal_term(term: tuple[str, str, str | None, str | None]) -> str:
-    """A literal from :meth:`QueryResult.rows` in N-Triples syntax."""
-    _, value, datatype, language = term
-    if language:
-        return f"{literal(value)}@{language}"
-    if datatype in (None, XSD_STRING):
-        return literal(value)
-    return typed(value, datatype)
 
 
 def _strip(term: str) -> str:

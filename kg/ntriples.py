@@ -22,7 +22,6 @@ XSD_DECIMAL = XSD + "decimal"
 XSD_DATE = XSD + "date"
 XSD_DATETIME = XSD + "dateTime"
 XSD_BOOLEAN = XSD + "boolean"
-XSD_STRING = XSD + "string"
 
 Triple = tuple[str, str, str]
 
