@@ -19,6 +19,7 @@ transaction, so a reader or a crash never sees half of one.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import tempfile
 from collections import deque
@@ -362,10 +363,8 @@ class Ingestor:
             # INSERT DATA is parsed, in steps of batch_quads, each atomic. Only the
             # run-level passes write in several steps: a kill between two leaves their
             # results stale, as a kill before them does, for the next run to complete
-            size = self.batch_quads if in_steps else len(inserts)
-            for start in range(0, len(inserts), size):
-                step = inserts[start:start + size]
-                self.store.load_nquads("".join(quad_line(t, g) for t, g in step))
+            self._load_in_steps((quad_line(t, g) for t, g in inserts),
+                                self.batch_quads if in_steps else len(inserts))
             return
         parts = []
         if deletes:
@@ -374,6 +373,12 @@ class Ingestor:
             parts.append("INSERT DATA {\n" + _data_block(inserts) + "}")
         if parts:
             self.store.update(" ;\n".join(parts))
+
+    def _load_in_steps(self, lines: Iterable[str], step: int) -> None:
+        """Bulk-load N-Quads lines, ``step`` quads per (atomic) load."""
+        lines = iter(lines)
+        while chunk := "".join(itertools.islice(lines, step)):
+            self.store.load_nquads(chunk)
 
     # one title per paper ------------------------------------------------------------
     def _canonical_titles(self) -> None:
@@ -446,10 +451,9 @@ class Ingestor:
         if not deletes and 2 * len(add) >= BULK_INSERT_MIN:
             # each link in the link graph and in the default graph, written in steps
             # without a list of quads as long as both
-            half = max(1, self.batch_quads // 2)
-            for start in range(0, len(add), half):
-                self.store.load_nquads("".join(
-                    quad_line(t, lg) + quad_line(t, None) for t in add[start:start + half]))
+            self._load_in_steps((line for t in add for line in (quad_line(t, lg),
+                                                                quad_line(t, None))),
+                                self.batch_quads)
         else:
             inserts: list[Quad] = [(t, lg) for t in add] + [(t, None) for t in add]
             self._apply(deletes, inserts, in_steps=True)
