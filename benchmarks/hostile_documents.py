@@ -37,7 +37,7 @@ from pathlib import Path
 from benchmarks.generate_corpus import iter_documents
 from kg.detect import read_documents
 from kg.errors import DocumentError
-from kg.ingest import _data_block, first_snapshot_nquads
+from kg.ingest import _data_block
 from kg.iris import IriMinter
 from kg.mapper import map_document
 from kg.ntriples import iri
@@ -560,7 +560,7 @@ def _write_both_ways(doc: SourceDocument, minter: IriMinter) -> None:
     update (later snapshots); both must accept it and store the same quads."""
     m = map_document(doc, minter, ingested_at=INGESTED_AT)
     bulk = KnowledgeStore.open(None)
-    bulk.load_nquads(first_snapshot_nquads(m))
+    bulk.load_nquads(m.nquads().decode())
     g = iri(m.graph)
     quads = [(t, g) for t in m.named_graph_triples()]
     quads += [(t, None) for t in (*m.statements, *m.observations, *m.description)]

@@ -25,6 +25,8 @@ INPUT_SUFFIXES = (".txt", ".jsonl")
 _NEWLINE = re.compile(rb"\r\n|\r|\n")
 #: control characters that never occur in text (tab, line and form feeds are allowed)
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+#: the same characters as UTF-8 bytes (in UTF-8 these bytes stand only for themselves)
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F])
 
 
 def iter_input_files(paths: Iterable[Path | str]) -> Iterator[Path]:
@@ -104,7 +106,10 @@ def _text_document(data: bytes, *, path: str, as_of: dt.date) -> SourceDocument:
         ) from exc
     if not text.removeprefix("\ufeff").strip():  # a BOM, no-break or ideographic spaces
         raise DocumentError(path, None, "empty document (only whitespace)")
-    control = _CONTROL.search(text)
+    # a delete-translate of the bytes screens for control characters several times faster
+    # than a regular expression scan of the text; the scan only finds the first of them
+    has_control = len(data.translate(None, _CONTROL_BYTES)) != len(data)
+    control = _CONTROL.search(text) if has_control else None
     if control is not None:
         offset = len(text[: control.start()].encode("utf-8"))
         raise DocumentError(
@@ -122,5 +127,9 @@ def _text_document(data: bytes, *, path: str, as_of: dt.date) -> SourceDocument:
 
 
 def _is_collaborating_authors(text: str) -> bool:
+    # blank lines are whitespace only, so the first non-blank line (stripped) starts the
+    # text without its leading whitespace: most documents are told apart without a split
+    if not text.removeprefix("\ufeff").lstrip().startswith("Goto"):
+        return False
     non_blank = (line.strip() for line in split_lines(text) if line.strip())
     return list(islice(non_blank, 2)) == ["Goto", "Collaborating Authors"]

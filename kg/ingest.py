@@ -90,22 +90,8 @@ def _label(doc: SourceDocument) -> str:
     return f"{doc.path}:{doc.line}" if doc.line is not None else doc.path
 
 
-def first_snapshot_nquads(m: MappedDocument) -> str:
-    """What the first document of a person adds: its named graph and its default-graph part.
-
-    Worker processes compute this ahead, UTF-8 encoded (``MappedDocument.first_snapshot_nquads``).
-    """
-    g = iri(m.graph)
-    person = iri(m.person)
-    lines = [quad_line(t, g) for t in m.named_graph_triples()]
-    lines += [quad_line(t, None) for t in (
-        *m.statements, *m.observations, *m.description,
-        *((person, p, v) for p, v in m.metrics.items()))]
-    return "".join(lines)
-
-
 def first_snapshot_size(m: MappedDocument) -> int:
-    """The number of quads :func:`first_snapshot_nquads` writes."""
+    """The number of quads :meth:`MappedDocument.nquads` writes."""
     return (2 * (len(m.statements) + len(m.observations) + len(m.metrics))
             + len(m.description))
 
@@ -246,7 +232,7 @@ class Ingestor:
         size = first_snapshot_size(m)
         if self._batch.quads + size >= LOADER_BATCH:
             self._flush()
-        self._batch.add(m.first_snapshot_nquads or first_snapshot_nquads(m).encode(), size)
+        self._batch.add(m.first_snapshot_nquads or m.nquads(), size)
         if self._run_bylines is not None:
             self._run_bylines.write("".join(
                 f"{a}\t{x}\t{key}\t{int(own)}\n" for a, x, key, own in m.bylines))

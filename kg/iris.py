@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from functools import lru_cache
 from urllib.parse import quote
 
 from kg.names import person_key, slug, title_key
@@ -34,8 +35,18 @@ def _digest(text: str, length: int = 16) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
 
 
+@lru_cache(maxsize=1 << 16)
+def _name_digest(name: str) -> str:
+    """The digest of a printed author name (cached: co-authors recur on paper after paper)."""
+    return _digest(name, 8)
+
+
+@lru_cache(maxsize=1 << 16)
 def _segment(text: str) -> str:
-    """An IRI path segment: unreserved characters kept, anything else percent-encoded."""
+    """An IRI path segment: unreserved characters kept, anything else percent-encoded.
+
+    Cached: the same category codes and organisation slugs are minted on every paper.
+    """
     return quote(text, safe="-._~")
 
 
@@ -75,7 +86,7 @@ class IriMinter:
     def authorship(self, paper_iri: str, position: int | None, name_as_stated: str) -> str:
         """One printed author name on one paper (position and exact spelling)."""
         pos = str(position) if position is not None else "x"
-        return f"{paper_iri}/authorship/{pos}-{_digest(name_as_stated, 8)}"
+        return f"{paper_iri}/authorship/{pos}-{_name_digest(name_as_stated)}"
 
     # shared terms -------------------------------------------------------
     def category(self, code: str) -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 
 from kg.categories import arxiv_category
 from kg.identifiers import canonical_iri
@@ -76,6 +76,44 @@ def _minted(value: str) -> str:
     return f"<{value}>"
 
 
+# terms written for every paper and byline name: looked up once, not at each use
+_ARTICLE = _s("ScholarlyArticle")
+_NAME = _s("name")
+_ABSTRACT = _s("abstract")
+_DATE_PUBLISHED = _s("datePublished")
+_DATE_AS_PRINTED = _skg("dateAsPrinted")
+_ABOUT = _s("about")
+_PAPER_SCORE = _skg("paperScore")
+_CODE_AVAILABLE = _skg("codeAvailable")
+_CODE_REPOSITORY = _s("codeRepository")
+_CREDIT_TEXT = _s("creditText")
+_BYLINE_COMPLETE = _skg("bylineComplete")
+_SOURCE_ORGANIZATION = _s("sourceOrganization")
+_ORGANIZATION = _s("Organization")
+_IS_PART_OF = _s("isPartOf")
+_PERIODICAL = _s("Periodical")
+_AUTHOR = _s("author")
+_MAKER = _foaf("maker")
+_MADE = _foaf("made")
+_AUTHORSHIP = _skg("authorship")
+_AUTHORSHIP_CLASS = _skg("Authorship")
+_NAME_AS_STATED = _skg("nameAsStated")
+_POSITION = _s("position")
+_TRUE = typed(True, XSD_BOOLEAN)
+_FALSE = typed(False, XSD_BOOLEAN)
+
+
+def _boolean_term(flag: bool) -> str:
+    # "is", not a dict lookup: a stray 1 or 0 is still written as typed() writes it
+    return _TRUE if flag is True else _FALSE if flag is False else typed(flag, XSD_BOOLEAN)
+
+
+@lru_cache(maxsize=1024)
+def _position_term(position: int) -> str:
+    """The literal of a byline position (the same few numbers on every paper)."""
+    return typed(position, XSD_INTEGER)
+
+
 METRIC_DATATYPES: dict[str, str] = {
     "hIndex": XSD_INTEGER,
     "paperCount": XSD_INTEGER,
@@ -121,6 +159,31 @@ class MappedDocument:
         person = iri(self.person)
         metric_triples = [(person, p, v) for p, v in self.metrics.items()]
         return [*self.statements, *metric_triples, *self.observations]
+
+    def nquads(self) -> bytes:
+        """What the first document of a person adds, as UTF-8 N-Quads: its named graph
+        (:meth:`named_graph_triples`), then its default-graph part (statements,
+        observations, description, latest metrics).
+
+        Each triple is written and encoded once, though most are in both graphs, and the
+        lines are joined as bytes (one non-ASCII character would make a joined str of the
+        whole document wide, and its encoding slow).
+        """
+        in_graph = f" {iri(self.graph)} .\n".encode()
+        person = iri(self.person)
+        statements = _encoded(self.statements)
+        metrics = _encoded([(person, p, v) for p, v in self.metrics.items()])
+        observations = _encoded(self.observations)
+        # a trailing b"" ends the last line too (and an empty list writes nothing)
+        named = in_graph.join([*statements, *metrics, *observations, b""])
+        default = b" .\n".join(
+            [*statements, *observations, *_encoded(self.description), *metrics, b""])
+        return named + default
+
+
+def _encoded(triples: Iterable[Triple]) -> list[bytes]:
+    """Each triple as UTF-8 "subject predicate object", without the end of its line."""
+    return list(map(str.encode, map(" ".join, triples)))
 
 
 def _identifier_id(profile_ids: Iterable[Identifier], scheme: str) -> str | None:
@@ -192,8 +255,12 @@ def map_document(
         spellings.update(a for a in paper.authors if person_key(a) == owner_key)
     for name in sorted(spellings - {profile.name}):
         st.append((owner, _s("alternateName"), literal(name)))
+    # shared terms (categories, organisations, feeds) whose own triples are already written:
+    # a document describes each once, however many papers name it
+    described: set[tuple[str, str]] = set()
     if profile.category_code:
         st.append((owner, _s("knowsAbout"), _minted(minter.category(profile.category_code))))
+        described.add(("category", profile.category_code))
         st += _category_triples(profile.category_code, minter)
     st += _identifier_triples(owner_iri, profile.identifiers)
     # metrics and their history ---------------------------------------------
@@ -215,7 +282,7 @@ def map_document(
         ]
     # papers ------------------------------------------------------------------
     for paper in profile.papers:
-        _map_paper(paper, owner, owner_key, minter, m)
+        _map_paper(paper, owner, owner_key, minter, m, described)
     # provenance --------------------------------------------------------------
     m.description = _describe_document(doc, m, ingested_at)
     # set semantics inside one document, order kept for readable dumps
@@ -232,55 +299,71 @@ def _category_triples(code: str, minter: IriMinter) -> list[Triple]:
     return out
 
 
+def _first_time(described: set[tuple[str, str]], kind: str, key: str) -> bool:
+    """True the first time a shared term is met in a document (and remembers it)."""
+    if (kind, key) in described:
+        return False
+    described.add((kind, key))
+    return True
+
+
 def _map_paper(paper: Paper, owner: str, owner_key: str, minter: IriMinter,
-               m: MappedDocument) -> None:
+               m: MappedDocument, described: set[tuple[str, str]]) -> None:
     p_iri = paper_iri(paper, minter)
     x = _minted(p_iri)
     st = m.statements
-    st += [(x, A, _s("ScholarlyArticle")), (x, _s("name"), literal(paper.title))]
+    add = st.append
+    st += [(x, A, _ARTICLE), (x, _NAME, literal(paper.title))]
     if paper.abstract is not None:
-        st.append((x, _s("abstract"), literal(paper.abstract)))
+        add((x, _ABSTRACT, literal(paper.abstract)))
     if paper.date is not None:
-        st.append((x, _s("datePublished"), typed(paper.date.isoformat(), XSD_DATE)))
+        add((x, _DATE_PUBLISHED, typed(paper.date.isoformat(), XSD_DATE)))
     if paper.date_text is not None:
-        st.append((x, _skg("dateAsPrinted"), literal(paper.date_text)))
+        add((x, _DATE_AS_PRINTED, literal(paper.date_text)))
     if paper.category_code:
-        st.append((x, _s("about"), _minted(minter.category(paper.category_code))))
-        st += _category_triples(paper.category_code, minter)
+        add((x, _ABOUT, _minted(minter.category(paper.category_code))))
+        if _first_time(described, "category", paper.category_code):
+            st += _category_triples(paper.category_code, minter)
     if paper.score is not None:
-        st.append((x, _skg("paperScore"), typed(paper.score, XSD_DECIMAL)))
+        add((x, _PAPER_SCORE, typed(paper.score, XSD_DECIMAL)))
     if paper.code_available:
-        st.append((x, _skg("codeAvailable"), typed(True, XSD_BOOLEAN)))
+        add((x, _CODE_AVAILABLE, _TRUE))
     for url in paper.code_repositories:
         if is_valid_iri(url):
-            st.append((x, _s("codeRepository"), iri(url)))
+            add((x, _CODE_REPOSITORY, iri(url)))
     if paper.byline is not None:
-        st.append((x, _s("creditText"), literal(paper.byline)))
+        add((x, _CREDIT_TEXT, literal(paper.byline)))
     if paper.byline_complete is not None:
-        st.append((x, _skg("bylineComplete"), typed(paper.byline_complete, XSD_BOOLEAN)))
+        add((x, _BYLINE_COMPLETE, _boolean_term(paper.byline_complete)))
     for org in paper.organisations:
         o = _minted(minter.organization(org))
-        st += [(x, _s("sourceOrganization"), o), (o, A, _s("Organization")),
-               (o, _s("name"), literal(org))]
+        add((x, _SOURCE_ORGANIZATION, o))
+        if _first_time(described, "organization", org):
+            st += [(o, A, _ORGANIZATION), (o, _NAME, literal(org))]
     if paper.source_feed:
         feed = _minted(minter.source_feed(paper.source_feed))
-        st += [(x, _s("isPartOf"), feed), (feed, A, _s("Periodical")),
-               (feed, _s("name"), literal(paper.source_feed))]
-    st += _identifier_triples(p_iri, paper.identifiers)
+        add((x, _IS_PART_OF, feed))
+        # keyed by the name: two spellings of one feed each state their name
+        if _first_time(described, "feed", paper.source_feed):
+            st += [(feed, A, _PERIODICAL), (feed, _NAME, literal(paper.source_feed))]
+    if paper.identifiers:
+        st += _identifier_triples(p_iri, paper.identifiers)
     # authorship: the owner always, printed names as stated ----------------------
-    st += [(x, _s("author"), owner), (x, _foaf("maker"), owner), (owner, _foaf("made"), x)]
+    st += [(x, _AUTHOR, owner), (x, _MAKER, owner), (owner, _MADE, x)]
+    bylines = m.bylines
     for position, name in enumerate(paper.authors, start=1):
         a = _minted(minter.authorship(p_iri, position, name))
         st += [
-            (x, _skg("authorship"), a),
-            (a, A, _skg("Authorship")),
-            (a, _skg("nameAsStated"), literal(name)),
-            (a, _s("position"), typed(position, XSD_INTEGER)),
+            (x, _AUTHORSHIP, a),
+            (a, A, _AUTHORSHIP_CLASS),
+            (a, _NAME_AS_STATED, literal(name)),
+            (a, _POSITION, _position_term(position)),
         ]
         key = person_key(name)
-        m.bylines.append((a, x, key, key == owner_key))
-        if key == owner_key:
-            st.append((a, _s("author"), owner))
+        is_owner = key == owner_key
+        bylines.append((a, x, key, is_owner))
+        if is_owner:
+            add((a, _AUTHOR, owner))
 
 
 def _describe_document(doc: SourceDocument, m: MappedDocument,

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from kg.detect import read_documents
 from kg.errors import DocumentError, KgError
-from kg.ingest import first_snapshot_nquads
 from kg.iris import IriMinter
 from kg.mapper import MappedDocument, map_document
 
@@ -45,7 +44,7 @@ def _map_file(path: Path) -> list[MappedDocument | DocumentError]:
             out.append(item)
         else:
             mapped = map_document(item, minter, ingested_at=ingested_at)
-            mapped.first_snapshot_nquads = first_snapshot_nquads(mapped).encode()
+            mapped.first_snapshot_nquads = mapped.nquads()
             out.append(mapped)
     return out
 

@@ -157,7 +157,7 @@ def split_byline(byline: str) -> tuple[tuple[str, ...], bool]:
         if complete:
             raise ValueError("empty byline")
         return (), complete
-    names = tuple(name.strip() for name in text.split(","))
+    names = tuple(map(str.strip, text.split(",")))
     if not all(names):
         raise ValueError(f"empty author name in byline {quote(byline)}")
     return names, complete
