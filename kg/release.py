@@ -86,11 +86,14 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def publish_release(store_dir: Path, directory: Path, *, keep: int = 3) -> Release:
+def publish_release(store_dir: Path, directory: Path, *, keep: int = 3,
+                    optimize: bool = False) -> Release:
     """Copy the working store into a new release, make it current, prune old ones.
 
-    Fails (``StoreError``) while another process has the working store open for writing,
-    e.g. a running ``kg ingest``: a release is made between ingests.
+    With ``optimize`` the working store is compacted first (:meth:`KnowledgeStore.optimize`).
+    Fails (``StoreError``) while another
+    process has the working store open for writing, e.g. a running ``kg ingest``: a
+    release is made between ingests.
     """
     if keep < 1:
         raise ReleaseError(f"keep must be at least 1, got {keep}")
@@ -110,6 +113,8 @@ def publish_release(store_dir: Path, directory: Path, *, keep: int = 3) -> Relea
         raise ReleaseError(f"cannot open the working store {store_dir} (is an ingest "
                            f"running?): {exc}") from exc
     try:
+        if optimize:
+            store.optimize()
         store.backup(staging)
     finally:
         del store

@@ -492,6 +492,44 @@ class KnowledgeStore:
         if parts:
             self.update(" ;\n".join(parts))
 
+    def lower_compaction_priority(self) -> int:
+        """Run RocksDB's compactions at the lowest CPU priority from now on, as RocksDB's
+        ``Env::LowerThreadPoolCPUPriority`` would (pyoxigraph does not expose it).
+
+        A large ingest keeps every core busy, and compactions re-sorting what it has just
+        loaded would take a third of them; at the lowest priority they use only the CPU
+        the ingest leaves, and catch up when it ends (or at ``kg optimize``). Linux only;
+        returns the number of compaction threads lowered (0 elsewhere, or for a store in
+        memory, which has none).
+        """
+        lowered = 0
+        tasks = Path("/proc/self/task")
+        if self.path is None or not tasks.is_dir():
+            return 0
+        for task in tasks.iterdir():
+            try:
+                if not (task / "comm").read_text("utf-8").startswith("rocksdb:low"):
+                    continue
+                os.setpriority(os.PRIO_PROCESS, int(task.name), 19)
+            except (OSError, ValueError):  # the thread ended, or not allowed: no matter
+                continue
+            lowered += 1
+        return lowered
+
+    def optimize(self) -> None:
+        """Compact every index (RocksDB ``CompactRange``), e.g. before serving the store.
+
+        A large ingest leaves recent data in many overlapping files (compactions wait
+        while it runs, see :meth:`lower_compaction_priority`), which every scan of a
+        read-only store goes through, and which a read-only store never compacts.
+        """
+        if self.read_only:
+            raise StoreError("a store opened read-only cannot be compacted")
+        try:
+            self._store.optimize()
+        except OSError as exc:
+            raise StoreError(f"the store failed while compacting: {exc}") from exc
+
     def flush(self) -> None:
         if not self.read_only:
             self._store.flush()

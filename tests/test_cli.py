@@ -129,3 +129,93 @@ def test_parallel_ingest_gives_the_same_dataset(runner, tmp_path) -> None:
     strip_time = [line for line in _dump(runner, serial).splitlines() if "generatedAtTime" not in line]
     strip_time2 = [line for line in _dump(runner, parallel).splitlines() if "generatedAtTime" not in line]
     assert strip_time == strip_time2
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="thread priorities: Linux")
+def test_ingest_runs_compactions_at_the_lowest_priority(runner, tmp_path, monkeypatch) -> None:
+    """``kg ingest`` lowers RocksDB's compaction threads (and only those) to nice 19."""
+    from kg.store import KnowledgeStore
+
+    seen: list[dict[str, set[int]]] = []
+    lower = KnowledgeStore.lower_compaction_priority
+
+    def lowered(self: KnowledgeStore) -> int:
+        count = lower(self)
+        priorities: dict[str, set[int]] = {}
+        for task in Path("/proc/self/task").iterdir():
+            name = (task / "comm").read_text("utf-8").strip()
+            kind = name if name.startswith("rocksdb") else "other"
+            priorities.setdefault(kind, set()).add(os.getpriority(os.PRIO_PROCESS, int(task.name)))
+        seen.append(priorities)
+        assert count == len([t for t in Path("/proc/self/task").iterdir()
+                             if (t / "comm").read_text("utf-8").startswith("rocksdb:low")])
+        return count
+
+    monkeypatch.setattr(KnowledgeStore, "lower_compaction_priority", lowered)
+    result = runner.invoke(main, ["ingest", str(EXAMPLES), "--as-of", "2026-11-21",
+                                  "--store", str(tmp_path / "s"), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    [priorities] = seen
+    assert priorities["rocksdb:low"] == {19}
+    assert 19 not in priorities["other"] and 19 not in priorities.get("rocksdb:high", {0})
+
+
+def test_ingest_reports_the_time_of_each_phase(runner, tmp_path) -> None:
+    result = runner.invoke(main, ["ingest", str(EXAMPLES), "--as-of", "2026-11-21",
+                                  "--store", str(tmp_path / "s"), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    [line] = [x for x in result.output.splitlines() if x.startswith("time: ")]
+    phases = dict(part.rsplit(" ", 2)[0:2] for part in line[len("time: "):].split(", "))
+    assert list(phases) == ["documents", "author links", "titles"]
+    assert all(float(seconds) >= 0 for seconds in phases.values())
+
+
+def _nquads(store_dir: Path) -> list[str]:
+    from kg.store import KnowledgeStore
+
+    store = KnowledgeStore.open(store_dir, read_only=True)
+    try:
+        return sorted(store.quad_lines(all_graphs=True))
+    finally:
+        del store
+
+
+def test_optimize_compacts_without_changing_a_quad(runner, tmp_path) -> None:
+    store = tmp_path / "s"
+    assert runner.invoke(main, ["ingest", str(EXAMPLES), "--as-of", "2026-11-21",
+                                "--store", str(store), "--jobs", "1"]).exit_code == 0
+    before = _nquads(store)
+    result = runner.invoke(main, ["optimize", "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    assert "compacted" in result.output
+    assert _nquads(store) == before and len(before) > 100
+
+
+def test_optimize_without_a_store_is_a_clear_error(runner, tmp_path) -> None:
+    result = runner.invoke(main, ["optimize", "--store", str(tmp_path / "none")])
+    assert result.exit_code == 1
+    assert "no store at" in result.output
+    assert not (tmp_path / "none").exists()
+
+
+@pytest.mark.parametrize("flag, compacted", [("--optimize", 1), ("--no-optimize", 0), (None, 0)])
+def test_release_compacts_the_working_store_when_asked(runner, tmp_path, monkeypatch,
+                                                       flag, compacted) -> None:
+    from kg.store import KnowledgeStore
+
+    calls: list[Path | None] = []
+    optimize = KnowledgeStore.optimize
+
+    def counted(self: KnowledgeStore) -> None:
+        calls.append(self.path)
+        optimize(self)
+
+    monkeypatch.setattr(KnowledgeStore, "optimize", counted)
+    work = tmp_path / "work"
+    assert runner.invoke(main, ["ingest", str(EXAMPLES), "--as-of", "2026-11-21",
+                                "--store", str(work), "--jobs", "1"]).exit_code == 0
+    args = ["release", "--store", str(work), "--releases", str(tmp_path / "rel")]
+    result = runner.invoke(main, args + ([flag] if flag else []))
+    assert result.exit_code == 0, result.output
+    assert calls == [work] * compacted
+    assert _nquads(tmp_path / "rel" / "current") == _nquads(work)
