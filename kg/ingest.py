@@ -22,8 +22,9 @@ import datetime as dt
 import itertools
 import os
 import tempfile
+import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO
@@ -74,6 +75,8 @@ class IngestReport:
     historical: int = 0
     links_added: int = 0
     links_removed: int = 0
+    #: seconds spent per phase of the run: documents, author links, titles
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -137,9 +140,11 @@ class Ingestor:
         self._batch = _BatchFile()
         self._loader = ThreadPoolExecutor(load_threads, thread_name_prefix="kg-bulk-load")
         self._pending: deque[tuple[Future[None], _BatchFile]] = deque()
-        # a run into an empty store that writes only first snapshots sees every byline the
-        # store will hold: the author-link pass reads them from this file, not the store
+        # a run into an empty store that writes only first snapshots sees every byline and
+        # every person's names the store will hold: the author-link pass reads them from
+        # this file and this table (name key -> persons), not from the store
         self._run_bylines: IO[str] | None = None
+        self._run_persons: dict[str, set[str]] = {}
         if store.is_empty():
             self._run_bylines = tempfile.TemporaryFile(  # noqa: SIM115
                 "w+", encoding="utf-8", newline="\n", prefix="kg-bylines-")
@@ -170,6 +175,7 @@ class Ingestor:
         ``on_item(label, outcome)`` is called per item (outcome: ingested, unchanged, rejected).
         """
         report = IngestReport()
+        started = time.perf_counter()
         try:
             for item in items:
                 if isinstance(item, DocumentError):
@@ -193,14 +199,19 @@ class Ingestor:
                 batch.close()
             self._loader.shutdown()
             self._batch.close()
+        report.seconds["documents"] = time.perf_counter() - started
         # always, not only when something was ingested: a run killed after its last batch
         # but before this pass must still converge when it is run again
+        started = time.perf_counter()
         try:
             self._link_authors(report)
         finally:
             self._forget_run_bylines()
+        report.seconds["author links"] = time.perf_counter() - started
+        started = time.perf_counter()
         self._canonical_titles()
         self.store.flush()
+        report.seconds["titles"] = time.perf_counter() - started
         return report
 
     # one document --------------------------------------------------------------
@@ -236,6 +247,8 @@ class Ingestor:
         if self._run_bylines is not None:
             self._run_bylines.write("".join(
                 f"{a}\t{x}\t{key}\t{int(own)}\n" for a, x, key, own in m.bylines))
+            for name in m.names:
+                self._run_persons.setdefault(person_key(name), set()).add(m.person)
         self._current[(m.person, m.layout)] = _Current(m.graph, m.as_of)
         if self._batch.quads >= self.batch_quads:
             self._flush()
@@ -380,9 +393,13 @@ class Ingestor:
         name, alt = iri(_S + "name"), iri(_S + "alternateName")
         existing = set(self.store.graph_triples(variants_graph))
         candidates = {s for s, _, _ in existing}
+        # papers with more than one name: names grouped first (one scan of an index),
+        # then typed (a few lookups); a lookup of each paper's names takes 10x longer
         for row in self.store.query(_PREFIX_DECL + """
-            SELECT ?x WHERE { ?x a schema:ScholarlyArticle ; schema:name ?n }
-            GROUP BY ?x HAVING (COUNT(?n) > 1)""").term_rows():
+            SELECT ?x WHERE {
+              { SELECT ?x WHERE { ?x schema:name ?n } GROUP BY ?x HAVING (COUNT(?n) > 1) }
+              ?x a schema:ScholarlyArticle
+            }""").term_rows():
             candidates.add(row["x"])
         if not candidates:
             return
@@ -414,17 +431,18 @@ class Ingestor:
     # cross-document author resolution --------------------------------------------
     def _link_authors(self, report: IngestReport) -> None:
         """Resolve byline names to the one profiled person they name, if exactly one."""
+        links = self.minter.author_links()
+        if self._run_bylines is not None:
+            self._link_run_authors(report, iri(links))
+            return
         by_key: dict[str, set[str]] = {}
         for row in self.store.query(_PREFIX_DECL + """
             SELECT ?p ?name WHERE {
-              ?p a schema:Person . { ?p schema:name ?name } UNION { ?p schema:alternateName ?name }
+              { ?p schema:name ?name } UNION { ?p schema:alternateName ?name }
+              ?p a schema:Person .
             }""").rows():
             by_key.setdefault(person_key(row["name"][1]), set()).add(row["p"][1])
-        links = self.minter.author_links()
-        if self._run_bylines is not None:
-            wanted = self._links_from_run(by_key)
-        else:
-            wanted = self._links_from_store(by_key, links)
+        wanted = self._links_from_store(by_key, links)
         existing = set(self.store.graph_triples(links))
         current_graphs = {c.graph for c in self._current.values()}
         remove = existing - wanted
@@ -444,6 +462,44 @@ class Ingestor:
             inserts: list[Quad] = [(t, lg) for t in add] + [(t, None) for t in add]
             self._apply(deletes, inserts, in_steps=True)
         report.links_added, report.links_removed = len(add), len(remove)
+
+    def _link_run_authors(self, report: IngestReport, graph: str) -> None:
+        """The author links of a run into an empty store that wrote only first
+        snapshots: what :meth:`_links_from_store` finds, read from the run's bylines file
+        and names (two passes over the file, so memory holds only the bylines that can be
+        linked). Nothing to remove: no link existed before the run."""
+        assert self._run_bylines is not None
+        unique = {key: iri(next(iter(people))) for key, people in self._run_persons.items()
+                  if len(people) == 1}
+        bylines = self._run_bylines
+        bylines.flush()
+        bylines.seek(0)
+        candidates: dict[str, tuple[str, str]] = {}  # authorship -> (paper, person)
+        for line in bylines:
+            a, x, key, own = line.rstrip("\n").split("\t")
+            if own == "0" and key in unique:
+                candidates[a] = (x, unique[key])
+        bylines.seek(0)
+        for line in bylines:  # resolved by a document (the same byline in another one)
+            a, _, _, own = line.rstrip("\n").split("\t")
+            if own == "1":
+                candidates.pop(a, None)
+        papers = set(candidates.values())  # (paper, person): the paper-level links, once
+
+        def links() -> Iterator[Triple]:
+            for a, (_, person) in candidates.items():
+                yield a, _AUTHOR, person
+            for x, person in papers:
+                yield from ((x, _AUTHOR, person), (x, _MAKER, person), (person, _MADE, x))
+
+        added = len(candidates) + 3 * len(papers)
+        if 2 * added >= BULK_INSERT_MIN:  # in the link graph and the default graph
+            self._load_in_steps((line for t in links() for line in (quad_line(t, graph),
+                                                                    quad_line(t, None))),
+                                self.batch_quads)
+        else:
+            self._apply([], [(t, g) for t in links() for g in (graph, None)], in_steps=True)
+        report.links_added = added
 
     def _links_from_store(self, by_key: dict[str, set[str]], links: str) -> set[Triple]:
         """The author links the store's bylines call for."""
@@ -469,35 +525,11 @@ class Ingestor:
                           resolvable[nt_term(row["name"])])
         return wanted
 
-    def _links_from_run(self, by_key: dict[str, set[str]]) -> set[Triple]:
-        """The author links this run's bylines call for, when they are all the store holds:
-        what :meth:`_links_from_store` finds, read from the run's file (two passes, so
-        memory holds only the bylines that can be linked)."""
-        assert self._run_bylines is not None
-        unique = {key: iri(next(iter(people))) for key, people in by_key.items()
-                  if len(people) == 1}
-        bylines = self._run_bylines
-        bylines.flush()
-        bylines.seek(0)
-        candidates: dict[str, tuple[str, str]] = {}  # authorship -> (paper, person)
-        for line in bylines:
-            a, x, key, own = line.rstrip("\n").split("\t")
-            if own == "0" and key in unique:
-                candidates[a] = (x, unique[key])
-        bylines.seek(0)
-        for line in bylines:  # resolved by a document (the same byline in another one)
-            a, _, _, own = line.rstrip("\n").split("\t")
-            if own == "1":
-                candidates.pop(a, None)
-        wanted: set[Triple] = set()
-        for a, (x, person) in candidates.items():
-            _add_link(wanted, a, x, person)
-        return wanted
-
     def _forget_run_bylines(self) -> None:
         if self._run_bylines is not None:
             self._run_bylines.close()
             self._run_bylines = None
+        self._run_persons.clear()
 
 
 Quad = tuple[Triple, str | None]

@@ -153,6 +153,8 @@ class MappedDocument:
     #: every byline name: (authorship term, paper term, identity key of the name, whether
     #: this document resolves it to its owner), for the run-level author-link pass
     bylines: list[tuple[str, str, str, bool]] = field(default_factory=list)
+    #: the owner's ``schema:name`` and ``schema:alternateName`` values, for the same pass
+    names: tuple[str, ...] = ()
 
     def named_graph_triples(self) -> list[Triple]:
         """Everything the document said: its named graph."""
@@ -253,8 +255,10 @@ def map_document(
     # byline spellings of the owner ("ZhaoXin Huan" on Zhaoxin Huan's profile)
     for paper in profile.papers:
         spellings.update(a for a in paper.authors if person_key(a) == owner_key)
-    for name in sorted(spellings - {profile.name}):
+    alternates = sorted(spellings - {profile.name})
+    for name in alternates:
         st.append((owner, _s("alternateName"), literal(name)))
+    m.names = (profile.name, *alternates)
     # shared terms (categories, organisations, feeds) whose own triples are already written:
     # a document describes each once, however many papers name it
     described: set[tuple[str, str]] = set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from decimal import Decimal
@@ -270,7 +271,7 @@ def _generated_dataset(folder, monkeypatch: pytest.MonkeyPatch, *, from_store: b
 
     with monkeypatch.context() as patch:
         if from_store:
-            patch.setattr(Ingestor, "_links_from_run", None)  # fails if called
+            patch.setattr(Ingestor, "_link_run_authors", None)  # fails if called
             patch.setattr(KnowledgeStore, "is_empty", lambda self: False)
         else:
             patch.setattr(Ingestor, "_links_from_store", None)
@@ -303,8 +304,45 @@ def test_a_later_snapshot_in_a_first_run_makes_the_link_pass_read_the_store(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A superseded snapshot's bylines may leave the default graph: the run's file no
     longer tells what the store holds."""
-    monkeypatch.setattr(Ingestor, "_links_from_run", None)  # fails if called
+    monkeypatch.setattr(Ingestor, "_link_run_authors", None)  # fails if called
     store = KnowledgeStore.open(None)
     assert ingest(store, *_four_docs()).ok
     links = f"<{IriMinter(BASE).author_links()}>"
     assert count(store, f"GRAPH {links} {{ ?x schema:author ?p }}") > 0
+
+
+def _ambiguous_docs() -> list[SourceDocument]:
+    """Two persons named Ada Byron (told apart by ORCID), a Carl Gauss whose profile prints
+    his name two ways, and bylines naming each of them on someone else's paper."""
+    from kg.records import Identifier
+
+    def with_orcid(d: SourceDocument, orcid: str) -> SourceDocument:
+        profile = dataclasses.replace(d.profile, identifiers=(Identifier("orcid", orcid),))
+        return dataclasses.replace(d, profile=profile)
+
+    return [with_orcid(doc("Ada Byron", "2026-11-01", (paper("A1", "Ada Byron"),)),
+                       "0000-0002-1825-0097"),
+            with_orcid(doc("Ada Byron", "2026-11-01", (paper("A2", "Ada Byron"),), salt="2"),
+                       "0000-0001-5109-3700"),
+            doc("Carl Gauss", "2026-11-01", (paper("C1", "CARL GAUSS"), paper("C2", "Carl Gauss"))),
+            doc("Emmy Noether", "2026-11-01", (paper("E1", "Emmy Noether", "Ada Byron",
+                                                    "Carl Gauss", "CARL GAUSS"),))]
+
+
+@pytest.mark.parametrize("from_store", [False, True])
+def test_a_name_two_persons_share_is_never_linked(monkeypatch: pytest.MonkeyPatch,
+                                                  from_store: bool) -> None:
+    """Read from the run or from the store: a byline name that names two profiled persons
+    links to neither, one that names one person (by any of his names) links to him."""
+    with monkeypatch.context() as patch:
+        if from_store:
+            patch.setattr(Ingestor, "_link_run_authors", None)  # fails if called
+            patch.setattr(KnowledgeStore, "is_empty", lambda self: False)
+        store = KnowledgeStore.open(None)
+        report = Ingestor(store, IriMinter(BASE)).ingest(_ambiguous_docs())
+    assert report.ok and report.links_added == 2 + 3  # two bylines, one (paper, person)
+    links = f"<{IriMinter(BASE).author_links()}>"
+    linked = {row["p"][1].rsplit("/", 1)[-1] for row in store.query(
+        f"SELECT DISTINCT ?p WHERE {{ GRAPH {links} {{ ?x <https://schema.org/author> ?p }} }}"
+    ).rows()}
+    assert linked == {"carl-gauss"}
