@@ -47,7 +47,8 @@ _SUPERSEDED_BY = iri(_SKG + "supersededBy")
 
 _PREFIX_DECL = "".join(f"PREFIX {k}: <{v}>\n" for k, v in PREFIXES.items())
 
-#: the bulk loader ingests its input in steps of this many quads, each atomic on its own
+#: the bulk loader sorts its input on one worker thread per batch of this many quads, and
+#: holds about 1 KB of memory per quad of a batch; a smaller load stays on one thread
 LOADER_BATCH = 1_000_000
 #: quads per bulk-loaded batch: small enough that LOAD_THREADS loads fit in memory together
 BATCH_QUADS = 450_000
@@ -127,10 +128,12 @@ class Ingestor:
         self.store = store
         self.minter = minter
         self.ingested_at = ingested_at or ingest_time()
-        #: a batch is loaded once it holds this many quads; it never exceeds LOADER_BATCH,
-        #: or the bulk loader would ingest it in several (separately atomic) steps
+        #: a batch is loaded once it holds this many quads; it stays below LOADER_BATCH,
+        #: so that ``load_threads`` loads (each on one thread) bound the memory
         self.batch_quads = batch_quads
         self.load_threads = load_threads
+        #: SPARQL updates this run made (bulk loads aside)
+        self._transactions = 0
         self._known: set[str] = set()
         self._current: dict[tuple[str, str], _Current] = {}
         self._persons_with_docs: set[str] = set()
@@ -210,8 +213,12 @@ class Ingestor:
         report.seconds["author links"] = time.perf_counter() - started
         started = time.perf_counter()
         self._canonical_titles()
-        self.store.flush()
         report.seconds["titles"] = time.perf_counter() - started
+        if self._transactions:
+            # write what transactions left in memory to files. Not after bulk loads
+            # alone: they leave nothing in memory, and RocksDB makes a flush wait until
+            # compactions have caught up with them (over a minute after a large run)
+            self.store.flush()
         return report
 
     # one document --------------------------------------------------------------
@@ -372,6 +379,7 @@ class Ingestor:
             parts.append("INSERT DATA {\n" + _data_block(inserts) + "}")
         if parts:
             self.store.update(" ;\n".join(parts))
+            self._transactions += 1
 
     def _load_in_steps(self, lines: Iterable[str], step: int) -> None:
         """Bulk-load N-Quads lines, ``step`` quads per (atomic) load."""

@@ -454,10 +454,11 @@ class KnowledgeStore:
     def load_nquads(self, text: str) -> None:
         """Add N-Quads atomically: all or nothing.
 
-        Uses the bulk loader, which writes sorted SST files and ingests them with one
-        RocksDB ``IngestExternalFiles`` call across every index, an atomic operation, as
-        long as the input stays below the loader's batch size (1,000,000 quads); the
-        ingest code keeps its batches far below that.
+        Uses the bulk loader: pyoxigraph 0.5 sorts its input into SST files (one worker
+        thread per batch of 1,000,000 quads) and ingests the files of every batch when
+        the input ends, with one RocksDB ``IngestExternalFiles`` call across every index,
+        an atomic operation (a load killed halfway leaves nothing). RocksDB's automatic
+        compactions wait while a load runs and resume when it ends.
         """
         try:
             self._store.bulk_load(text.encode("utf-8"), ox.RdfFormat.N_QUADS)

@@ -346,3 +346,14 @@ def test_a_name_two_persons_share_is_never_linked(monkeypatch: pytest.MonkeyPatc
         f"SELECT DISTINCT ?p WHERE {{ GRAPH {links} {{ ?x <https://schema.org/author> ?p }} }}"
     ).rows()}
     assert linked == {"carl-gauss"}
+
+
+def test_the_store_is_flushed_only_after_transactions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bulk loads leave nothing in memory to flush, and RocksDB holds a flush back until
+    compactions catch up with them: a run of first documents alone does not flush; a run
+    with a later snapshot (a transaction) does."""
+    flushes: list[int] = []
+    monkeypatch.setattr(KnowledgeStore, "flush", lambda self: flushes.append(1))
+    first = _three_docs()[:2]  # two persons' first documents, nothing for the passes to add
+    assert ingest(KnowledgeStore.open(None), *first).ok and flushes == []
+    assert ingest(KnowledgeStore.open(None), *_four_docs()).ok and flushes == [1]
