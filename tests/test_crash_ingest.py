@@ -75,7 +75,9 @@ def test_a_killed_mapping_worker_stops_the_ingest_instead_of_hanging_it(tmp_path
 
     from benchmarks.generate_corpus import generate
 
-    generate(600, tmp_path / "corpus", seed=5)  # enough mapping work to catch a worker at it
+    # enough mapping work to catch a worker at it: a worker starts on about 0.2 s of CPU and
+    # maps a document in under 1 ms, so each of the two spends about a second on 2,000
+    generate(2000, tmp_path / "corpus", seed=5)
     proc = subprocess.Popen(
         [sys.executable, "-m", "kg.cli", "ingest", str(tmp_path / "corpus"), "--store",
          str(tmp_path / "store"), "--jobs", "2", "--no-progress"],
@@ -100,6 +102,8 @@ def test_a_killed_mapping_worker_stops_the_ingest_instead_of_hanging_it(tmp_path
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
+        assert proc.stderr is not None
+        proc.stderr.close()
     assert proc.returncode == 1, err
     assert b"worker process died" in err and b"run the ingest again" in err
     opened = KnowledgeStore.open(tmp_path / "store", read_only=True)  # what was written holds
