@@ -366,11 +366,13 @@ class Ingestor:
         if not deletes and len(inserts) >= BULK_INSERT_MIN and (
                 in_steps or len(inserts) < LOADER_BATCH):
             # additions only, and many: the bulk loader writes them far faster than
-            # INSERT DATA is parsed, in steps of batch_quads, each atomic. Only the
-            # run-level passes write in several steps: a kill between two leaves their
-            # results stale, as a kill before them does, for the next run to complete
-            self._load_in_steps((quad_line(t, g) for t, g in inserts),
-                                self.batch_quads if in_steps else len(inserts))
+            # INSERT DATA is parsed, in one load or, for the run-level passes, in steps,
+            # each atomic: a kill between two leaves their results stale, as a kill
+            # before them does, for the next run to complete
+            if in_steps:
+                self._load_in_steps(quad_line(t, g) for t, g in inserts)
+            else:
+                self.store.load_nquads("".join(quad_line(t, g) for t, g in inserts))
             return
         parts = []
         if deletes:
@@ -381,11 +383,29 @@ class Ingestor:
             self.store.update(" ;\n".join(parts))
             self._transactions += 1
 
-    def _load_in_steps(self, lines: Iterable[str], step: int) -> None:
-        """Bulk-load N-Quads lines, ``step`` quads per (atomic) load."""
+    def _load_in_steps(self, lines: Iterable[str]) -> None:
+        """Bulk-load N-Quads lines in steps, each atomic, ``load_threads`` at a time.
+
+        A load keeps one core busy and holds memory in proportion to its quads, so the
+        steps are ``batch_quads / load_threads`` quads: the loads in flight together hold
+        what one ``batch_quads`` load would, in a fraction of its time.
+        """
         lines = iter(lines)
-        while chunk := "".join(itertools.islice(lines, step)):
-            self.store.load_nquads(chunk)
+        step = max(1, self.batch_quads // self.load_threads)
+        pending: deque[Future[None]] = deque()
+        with ThreadPoolExecutor(self.load_threads,
+                                thread_name_prefix="kg-bulk-load") as loader:
+            try:
+                while chunk := "".join(itertools.islice(lines, step)):
+                    while len(pending) >= self.load_threads:
+                        pending.popleft().result()
+                    pending.append(loader.submit(self.store.load_nquads, chunk))
+                    del chunk
+                while pending:
+                    pending.popleft().result()
+            finally:  # an error: the loads already started still finish (each is whole)
+                for future in pending:
+                    future.exception()
 
     # one title per paper ------------------------------------------------------------
     def _canonical_titles(self) -> None:
@@ -463,9 +483,8 @@ class Ingestor:
         if not deletes and 2 * len(add) >= BULK_INSERT_MIN:
             # each link in the link graph and in the default graph, written in steps
             # without a list of quads as long as both
-            self._load_in_steps((line for t in add for line in (quad_line(t, lg),
-                                                                quad_line(t, None))),
-                                self.batch_quads)
+            self._load_in_steps(line for t in add for line in (quad_line(t, lg),
+                                                               quad_line(t, None)))
         else:
             inserts: list[Quad] = [(t, lg) for t in add] + [(t, None) for t in add]
             self._apply(deletes, inserts, in_steps=True)
@@ -502,9 +521,8 @@ class Ingestor:
 
         added = len(candidates) + 3 * len(papers)
         if 2 * added >= BULK_INSERT_MIN:  # in the link graph and the default graph
-            self._load_in_steps((line for t in links() for line in (quad_line(t, graph),
-                                                                    quad_line(t, None))),
-                                self.batch_quads)
+            self._load_in_steps(line for t in links() for line in (quad_line(t, graph),
+                                                                   quad_line(t, None)))
         else:
             self._apply([], [(t, g) for t in links() for g in (graph, None)], in_steps=True)
         report.links_added = added

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import time
 from decimal import Decimal
 
 import pytest
@@ -237,6 +238,43 @@ def test_run_level_passes_write_the_same_through_the_bulk_loader(
     assert dataset(store) == dataset(reference)
     links = f"<{IriMinter(BASE).author_links()}>"
     assert count(store, f"GRAPH {links} {{ ?x schema:author ?p }}") > 0
+
+
+@pytest.mark.parametrize("load_threads", [1, 2])
+def test_run_level_steps_are_loaded_load_threads_at_a_time(
+        monkeypatch: pytest.MonkeyPatch, load_threads: int) -> None:
+    """The steps of the run-level passes are bulk-loaded ``load_threads`` at a time (the
+    link pass of a large first run loads millions of quads), each of ``batch_quads /
+    load_threads`` quads so that the loads in flight hold no more memory than one."""
+    import threading
+
+    import kg.ingest
+
+    reference = KnowledgeStore.open(None)
+    ingest(reference, *_four_docs())
+    monkeypatch.setattr(kg.ingest, "BULK_INSERT_MIN", 1)
+    steps: list[int] = []
+    active = [0, 0]  # loads running now, most at once
+    lock = threading.Lock()
+    original = KnowledgeStore.load_nquads
+
+    def load_nquads(self: KnowledgeStore, text: str) -> None:
+        with lock:
+            steps.append(text.count("\n"))
+            active[0] += 1
+            active[1] = max(active)
+        time.sleep(0.05)  # long enough for the next step to start beside this one
+        original(self, text)
+        with lock:
+            active[0] -= 1
+
+    monkeypatch.setattr(KnowledgeStore, "load_nquads", load_nquads)
+    store = KnowledgeStore.open(None)
+    assert Ingestor(store, IriMinter(BASE), batch_quads=2, load_threads=load_threads,
+                    ingested_at=dt.datetime(2026, 11, 21, tzinfo=dt.UTC)).ingest(_four_docs()).ok
+    assert len(steps) > 2 and max(steps) == 2 // load_threads
+    assert active == [0, load_threads]
+    assert dataset(store) == dataset(reference)
 
 
 def test_a_first_document_too_big_for_one_bulk_step_is_one_transaction(
