@@ -31,7 +31,7 @@ from typing import IO
 
 from kg.errors import DocumentError
 from kg.iris import IriMinter
-from kg.mapper import MappedDocument, map_document
+from kg.mapper import MappedDocument, bylines_tsv, map_document
 from kg.names import person_key
 from kg.ntriples import XSD_DATE, Triple, iri, quad_line, typed
 from kg.records import SourceDocument
@@ -92,12 +92,6 @@ class _Current:
 
 def _label(doc: SourceDocument) -> str:
     return f"{doc.path}:{doc.line}" if doc.line is not None else doc.path
-
-
-def first_snapshot_size(m: MappedDocument) -> int:
-    """The number of quads :meth:`MappedDocument.nquads` writes."""
-    return (2 * (len(m.statements) + len(m.observations) + len(m.metrics))
-            + len(m.description))
 
 
 class _BatchFile:
@@ -234,7 +228,7 @@ class Ingestor:
         if m.sha256 in self._known:
             report.unchanged.append(m.label)
             return "unchanged"
-        if m.person not in self._persons_with_docs and first_snapshot_size(m) < LOADER_BATCH:
+        if m.person not in self._persons_with_docs and m.first_snapshot_quads() < LOADER_BATCH:
             self._add_to_batch(m)
         else:
             self._flush()
@@ -247,13 +241,12 @@ class Ingestor:
 
     def _add_to_batch(self, m: MappedDocument) -> None:
         """The first document of a person: nothing to supersede, append only."""
-        size = first_snapshot_size(m)
+        size = m.first_snapshot_quads()
         if self._batch.quads + size >= LOADER_BATCH:
             self._flush()
         self._batch.add(m.first_snapshot_nquads or m.nquads(), size)
         if self._run_bylines is not None:
-            self._run_bylines.write("".join(
-                f"{a}\t{x}\t{key}\t{int(own)}\n" for a, x, key, own in m.bylines))
+            self._run_bylines.write(m.packed_bylines or bylines_tsv(m.bylines))
             for name in m.names:
                 self._run_persons.setdefault(person_key(name), set()).add(m.person)
         self._current[(m.person, m.layout)] = _Current(m.graph, m.as_of)
@@ -286,6 +279,7 @@ class Ingestor:
 
     def _write_snapshot(self, m: MappedDocument, report: IngestReport) -> None:
         """A further document of a known person: supersede or add history, atomically."""
+        m.unpack()
         self._forget_run_bylines()  # the default graph may lose this person's old bylines
         key = (m.person, m.layout)
         cur = self._current.get(key)

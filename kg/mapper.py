@@ -147,14 +147,74 @@ class MappedDocument:
     metrics: dict[str, str] = field(default_factory=dict)
     observations: list[Triple] = field(default_factory=list)
     description: list[Triple] = field(default_factory=list)
-    #: N-Quads (UTF-8) the store adds when this is the person's first document (precomputed
-    #: by workers)
-    first_snapshot_nquads: bytes = b""
     #: every byline name: (authorship term, paper term, identity key of the name, whether
     #: this document resolves it to its owner), for the run-level author-link pass
     bylines: list[tuple[str, str, str, bool]] = field(default_factory=list)
     #: the owner's ``schema:name`` and ``schema:alternateName`` values, for the same pass
     names: tuple[str, ...] = ()
+    #: set by :meth:`pack`: :meth:`nquads`, the bylines as :func:`bylines_tsv` lines, and
+    #: the numbers of statements, metrics, observations and description triples
+    first_snapshot_nquads: bytes = b""
+    packed_bylines: str = ""
+    packed: tuple[int, int, int, int] | None = None
+
+    def pack(self) -> None:
+        """Ready the document to go to another process: its triples as the N-Quads of
+        :meth:`nquads` and its bylines as lines of text, instead of thousands of tuples
+        of strings that cost the sender and the receiver an object each.
+
+        The writer needs the triples themselves only for a further document of a person
+        already in the store; :meth:`unpack` rebuilds them from the N-Quads then.
+        """
+        if self.packed is not None:
+            return
+        self.first_snapshot_nquads = self.nquads()
+        self.packed_bylines = bylines_tsv(self.bylines)
+        self.packed = (len(self.statements), len(self.metrics), len(self.observations),
+                       len(self.description))
+        self.statements, self.metrics, self.observations, self.description = [], {}, [], []
+        self.bylines = []
+
+    def unpack(self) -> None:
+        """Rebuild what :meth:`pack` let go (nothing to do if it never ran).
+
+        Each line of :meth:`nquads` is its triple's terms joined by spaces, then the graph
+        and " ."; a subject or predicate (an IRI or a blank node) holds no space, so
+        splitting at the first two gives the terms back as they were.
+        """
+        if self.packed is None:
+            return
+        n_s, n_m, n_o, n_d = self.packed
+        lines = self.first_snapshot_nquads.decode("utf-8").split("\n")
+        named = n_s + n_m + n_o
+        if len(lines) != 2 * named + n_d + 1:
+            raise ValueError(f"packed document {self.label}: {len(lines) - 1} N-Quads lines "
+                             f"for {2 * named + n_d} quads")
+        in_graph = len(f" {iri(self.graph)} .")
+
+        def triples(start: int, count: int, end: int) -> list[Triple]:
+            out: list[Triple] = []
+            for line in lines[start:start + count]:
+                s, p, o = line[:-end].split(" ", 2)
+                out.append((s, p, o))
+            return out
+
+        self.statements = triples(0, n_s, in_graph)
+        self.metrics = {p: o for _, p, o in triples(n_s, n_m, in_graph)}
+        self.observations = triples(n_s + n_m, n_o, in_graph)
+        self.description = triples(named + n_s + n_o, n_d, len(" ."))
+        self.bylines = []
+        for line in self.packed_bylines.split("\n")[:-1]:
+            a, x, key, own = line.split("\t")
+            self.bylines.append((a, x, key, own == "1"))
+        self.packed = None
+        self.first_snapshot_nquads, self.packed_bylines = b"", ""
+
+    def first_snapshot_quads(self) -> int:
+        """The number of quads :meth:`nquads` writes."""
+        n_s, n_m, n_o, n_d = self.packed or (len(self.statements), len(self.metrics),
+                                             len(self.observations), len(self.description))
+        return 2 * (n_s + n_m + n_o) + n_d
 
     def named_graph_triples(self) -> list[Triple]:
         """Everything the document said: its named graph."""
@@ -181,6 +241,12 @@ class MappedDocument:
         default = b" .\n".join(
             [*statements, *observations, *_encoded(self.description), *metrics, b""])
         return named + default
+
+
+def bylines_tsv(bylines: Iterable[tuple[str, str, str, bool]]) -> str:
+    """Bylines as lines of text: authorship, paper, name key and 1 or 0 (resolved to the
+    owner), tab-separated (terms and keys hold no tab or line feed)."""
+    return "".join(f"{a}\t{x}\t{key}\t{int(own)}\n" for a, x, key, own in bylines)
 
 
 def _encoded(triples: Iterable[Triple]) -> list[bytes]:

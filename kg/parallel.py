@@ -44,7 +44,7 @@ def _map_file(path: Path) -> list[MappedDocument | DocumentError]:
             out.append(item)
         else:
             mapped = map_document(item, minter, ingested_at=ingested_at)
-            mapped.first_snapshot_nquads = mapped.nquads()
+            mapped.pack()
             out.append(mapped)
     return out
 

@@ -12,6 +12,7 @@ import pytest
 
 from kg.ingest import Ingestor
 from kg.iris import IriMinter
+from kg.mapper import MappedDocument
 from kg.records import Metrics, Paper, Profile, SourceDocument
 from kg.store import KnowledgeStore
 
@@ -198,6 +199,34 @@ def _four_docs() -> list[SourceDocument]:
     """Three documents, and one whose byline names Ada Byron on a paper she does not list."""
     return [*_three_docs(),
             doc("Emmy Noether", "2026-11-01", (paper("Rings", "Emmy Noether", "Ada Byron"),))]
+
+
+def test_packed_documents_give_the_same_dataset() -> None:
+    """Documents as worker processes send them (packed: N-Quads and text, not tuples) give
+    what the documents themselves give, further snapshots of a person included (newer,
+    older, and in a second run into a store that holds the person)."""
+    from kg.mapper import map_document
+
+    at = dt.datetime(2026, 11, 21, tzinfo=dt.UTC)
+    first = [*_four_docs(), doc("Ada Byron", "2026-10-01", (paper("Early", "Ada Byron"),))]
+    second = [doc("Carl Gauss", "2026-11-20", (paper("Late", "Carl Gauss", "Ada Byron"),))]
+
+    def packed(docs: list[SourceDocument]) -> list[MappedDocument]:
+        out = []
+        for d in docs:
+            m = map_document(d, IriMinter(BASE), ingested_at=at)
+            m.pack()
+            out.append(m)
+        return out
+
+    reference, store = KnowledgeStore.open(None), KnowledgeStore.open(None)
+    for docs in (first, second):
+        assert Ingestor(reference, IriMinter(BASE), ingested_at=at).ingest(docs).ok
+        report = Ingestor(store, IriMinter(BASE), ingested_at=at).ingest(packed(docs))
+        assert report.ok
+        assert dataset(store) == dataset(reference)
+    assert report.superseded == 1
+    assert count(store, "?g skg:supersededBy ?h") == 3
 
 
 def test_batches_loaded_at_the_same_time_give_the_same_dataset() -> None:

@@ -308,3 +308,55 @@ def test_layout_is_told_apart_as_before(text: str) -> None:
 def test_layout_check_on_generated_heads(parts: list[str]) -> None:
     text = "\n".join(parts)
     assert detect._is_collaborating_authors(text) == reference_is_collaborating_authors(text)
+
+
+# --- MappedDocument.pack() / unpack() ------------------------------------------------------
+
+_PACKED_FIELDS = ("statements", "metrics", "observations", "description", "bylines")
+
+
+def _assert_pack_round_trip(m: MappedDocument) -> None:
+    """What a worker sends (packed) holds the same document as what it mapped."""
+    import pickle
+
+    before = {name: getattr(m, name) for name in _PACKED_FIELDS}
+    quads, nquads = m.first_snapshot_quads(), m.nquads()
+    m.pack()
+    assert m.first_snapshot_nquads == nquads and m.first_snapshot_quads() == quads
+    assert all(not getattr(m, name) for name in _PACKED_FIELDS)  # nothing sent twice
+    received = pickle.loads(pickle.dumps(m))
+    received.unpack()
+    after = {name: getattr(received, name) for name in _PACKED_FIELDS}
+    assert after == before
+    assert list(after["metrics"]) == list(before["metrics"])  # and in the same order
+    assert received.nquads() == nquads and received.packed is None
+    received.unpack()  # a second call changes nothing
+    assert {name: getattr(received, name) for name in _PACKED_FIELDS} == before
+
+
+@pytest.mark.parametrize("doc", crafted_documents(), ids=lambda d: d.path)
+def test_a_packed_document_unpacks_to_the_same_triples(doc: SourceDocument) -> None:
+    _assert_pack_round_trip(mapped(doc))
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=_text, titles=st.lists(_text, min_size=1, max_size=4),
+       authors=st.lists(_text, max_size=4), abstract=_text)
+def test_generated_documents_unpack_to_the_same_triples(name: str, titles: list[str],
+                                                         authors: list[str],
+                                                         abstract: str) -> None:
+    papers = tuple(_paper(i, t, abstract=abstract, authors=(*authors, name),
+                          byline=", ".join(authors), organisations=("cmu",))
+                   for i, t in enumerate(titles))
+    profile = Profile(name=name, layout="jsonl", papers=papers,
+                      metrics=Metrics(h_index=1, ai_score=Decimal("2.5")))
+    _assert_pack_round_trip(mapped(SourceDocument("g.jsonl", "00" * 32, AS_OF, profile,
+                                                  line=1)))
+
+
+def test_unpack_refuses_n_quads_that_do_not_match_the_counts() -> None:
+    m = mapped(crafted_documents()[0])
+    m.pack()
+    m.first_snapshot_nquads += b'<https://ex.org/s> <https://ex.org/p> "extra" .\n'
+    with pytest.raises(ValueError, match="N-Quads lines"):
+        m.unpack()
