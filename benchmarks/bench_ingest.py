@@ -12,8 +12,8 @@ b) ``kg export --store STORE_A --out EXPORTS``, then the ``*.nq.gz`` dump is gun
 c) ``oxigraph load --location STORE_B --file export.nq`` (the bulk loader), measured (with
    ``store-both`` once per order, each into a fresh store).
 
-Oxigraph's bulk loader is faster on sorted input (a subject's quads together), so the
-order matters: with two orders the ratio is taken against the faster load.
+Oxigraph's bulk loader can be faster on sorted input (a subject's quads together), so
+with two orders the ratio is taken against the faster load.
 
 Both leave uncompacted files behind (Oxigraph's bulk loader holds compactions back, and
 ``kg ingest`` runs them at the lowest priority), so ``kg optimize`` of STORE_A (before the
