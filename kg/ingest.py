@@ -474,15 +474,21 @@ class Ingestor:
         lg = iri(links)
         deletes: list[Quad] = [(t, lg) for t in sorted(remove)]
         deletes += [(t, None) for t in sorted(remove) if not self._supported(t, current_graphs)]
-        if not deletes and 2 * len(add) >= BULK_INSERT_MIN:
-            # each link in the link graph and in the default graph, written in steps
-            # without a list of quads as long as both
-            self._load_in_steps(line for t in add for line in (quad_line(t, lg),
+        self._write_links(deletes, add, len(add), lg)
+        report.links_added, report.links_removed = len(add), len(remove)
+
+    def _write_links(self, deletes: list[Quad], add: Iterable[Triple], count: int,
+                     graph: str) -> None:
+        """Delete, then add ``count`` links in the link graph and in the default graph.
+
+        Many additions and nothing to delete: written in steps straight from ``add``,
+        without a list of quads as long as both graphs.
+        """
+        if not deletes and 2 * count >= BULK_INSERT_MIN:
+            self._load_in_steps(line for t in add for line in (quad_line(t, graph),
                                                                quad_line(t, None)))
         else:
-            inserts: list[Quad] = [(t, lg) for t in add] + [(t, None) for t in add]
-            self._apply(deletes, inserts, in_steps=True)
-        report.links_added, report.links_removed = len(add), len(remove)
+            self._apply(deletes, [(t, g) for t in add for g in (graph, None)], in_steps=True)
 
     def _link_run_authors(self, report: IngestReport, graph: str) -> None:
         """The author links of a run into an empty store that wrote only first
@@ -511,14 +517,10 @@ class Ingestor:
             for a, (_, person) in candidates.items():
                 yield a, _AUTHOR, person
             for x, person in papers:
-                yield from ((x, _AUTHOR, person), (x, _MAKER, person), (person, _MADE, x))
+                yield from _paper_links(x, person)
 
         added = len(candidates) + 3 * len(papers)
-        if 2 * added >= BULK_INSERT_MIN:  # in the link graph and the default graph
-            self._load_in_steps(line for t in links() for line in (quad_line(t, graph),
-                                                                   quad_line(t, None)))
-        else:
-            self._apply([], [(t, g) for t in links() for g in (graph, None)], in_steps=True)
+        self._write_links([], links(), added, graph)
         report.links_added = added
 
     def _links_from_store(self, by_key: dict[str, set[str]], links: str) -> set[Triple]:
@@ -558,10 +560,15 @@ Quad = tuple[Triple, str | None]
 _AUTHOR, _MAKER, _MADE = iri(_S + "author"), iri(_FOAF + "maker"), iri(_FOAF + "made")
 
 
+def _paper_links(x: str, person: str) -> tuple[Triple, Triple, Triple]:
+    """The triples that link paper ``x`` to ``person``, its author."""
+    return (x, _AUTHOR, person), (x, _MAKER, person), (person, _MADE, x)
+
+
 def _add_link(wanted: set[Triple], a: str, x: str, person: str) -> None:
     """The four triples that link byline ``a`` of paper ``x`` to ``person``."""
-    wanted.update({(a, _AUTHOR, person), (x, _AUTHOR, person),
-                   (x, _MAKER, person), (person, _MADE, x)})
+    wanted.add((a, _AUTHOR, person))
+    wanted.update(_paper_links(x, person))
 
 
 def _strip(term: str) -> str:
