@@ -303,12 +303,22 @@ def sort_lines(path: Path, tmp: Path) -> None:
 # --------------------------------------------------------------------------- report
 
 
+def _row(measured: list[Measurement], documents: int, quads: int) -> dict[str, float]:
+    """One row of the report: median wall time, its rates, median peak RSS."""
+    wall = median(m.wall_seconds for m in measured)
+    return {
+        "wall_seconds": wall,
+        "documents_per_second": documents / wall,
+        "quads_per_second": quads / wall,
+        "peak_rss_mb": median(m.peak_rss_bytes for m in measured) / MB,
+    }
+
+
 def summarise(runs: list[RunResult], documents: int) -> dict[str, object]:
     """Medians over the runs, the ratio and the target verdicts."""
-    kg_wall = median(r.ingest.wall_seconds for r in runs)
-    ox_wall = median(r.load.wall_seconds for r in runs)
     quads = int(median(r.quads for r in runs))
-    kg_rss = median(r.ingest.peak_rss_bytes for r in runs) / MB
+    kg_row = _row([r.ingest for r in runs], documents, quads)
+    kg_rss = kg_row["peak_rss_mb"]
     ratio = median(r.ratio for r in runs)
     sorted_loads = [r.load_sorted for r in runs if r.load_sorted is not None]
     if len(sorted_loads) != len(runs):
@@ -327,26 +337,11 @@ def summarise(runs: list[RunResult], documents: int) -> dict[str, object]:
         "ratio_up_to_compacted_store": median(compacted) if compacted else None,
         "documents": documents,
         "quads": quads,
-        "kg_ingest": {
-            "wall_seconds": kg_wall,
-            "documents_per_second": documents / kg_wall,
-            "quads_per_second": quads / kg_wall,
-            "peak_rss_mb": kg_rss,
-        },
-        "oxigraph_load": {
-            "wall_seconds": ox_wall,
-            "documents_per_second": documents / ox_wall,
-            "quads_per_second": quads / ox_wall,
-            "peak_rss_mb": median(r.load.peak_rss_bytes for r in runs) / MB,
-        },
-        **({"oxigraph_load_sorted": {
-            "wall_seconds": median(s.wall_seconds for s in sorted_loads),
-            "documents_per_second": documents / median(s.wall_seconds for s in sorted_loads),
-            "quads_per_second": quads / median(s.wall_seconds for s in sorted_loads),
-            "peak_rss_mb": median(s.peak_rss_bytes for s in sorted_loads) / MB,
-        }, "ratio_by_order": {
-            order: median(r.ratios_by_order[order] for r in runs)
-            for order in ("store", "sorted")}} if sorted_loads else {}),
+        "kg_ingest": kg_row,
+        "oxigraph_load": _row([r.load for r in runs], documents, quads),
+        **({"oxigraph_load_sorted": _row(sorted_loads, documents, quads),
+            "ratio_by_order": {order: median(r.ratios_by_order[order] for r in runs)
+                               for order in ("store", "sorted")}} if sorted_loads else {}),
         "ratio_quads_per_second": ratio,
         "targets": {
             "ratio": {
