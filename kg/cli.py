@@ -191,8 +191,8 @@ def optimize(store_dir: Path) -> None:
 
     'kg ingest' lets RocksDB's compactions wait while it runs, so a large ingest leaves
     what it loaded in many overlapping files, which a read-only server never compacts.
-    This compacts every index (for 100,000 profiles: 90 s, the store 16 GB -> 12 GB,
-    full scans 23% faster). 'kg release --optimize' does it before publishing.
+    This compacts every index (for 100,000 profiles: 90-139 s on 2 cores, the store
+    16 GB -> 12 GB, full scans 23% faster). 'kg release --optimize' does it before publishing.
     """
     import time
 

@@ -91,9 +91,8 @@ def publish_release(store_dir: Path, directory: Path, *, keep: int = 3,
     """Copy the working store into a new release, make it current, prune old ones.
 
     With ``optimize`` the working store is compacted first (:meth:`KnowledgeStore.optimize`).
-    Fails (``StoreError``) while another
-    process has the working store open for writing, e.g. a running ``kg ingest``: a
-    release is made between ingests.
+    Fails (``StoreError``) while another process has the working store open for writing,
+    e.g. a running ``kg ingest``: a release is made between ingests.
     """
     if keep < 1:
         raise ReleaseError(f"keep must be at least 1, got {keep}")
