@@ -12,7 +12,10 @@ expected result the W3C way:
   result is CSV both sides are compared as CSV text (IRIs and literals by their string,
   blank nodes still matched, empty for unbound);
 - TSV numbers and booleans may be bare Turtle abbreviations;
-- graphs by isomorphism (rdflib), literals compared as written (no value normalisation);
+- numeric (and boolean) literals by value within their datatype (``2.0`` and ``2`` as
+  xsd:decimal are one value; an xsd:integer is never an xsd:decimal), other literals
+  as written; :func:`exact_literals` compares numbers as written too;
+- graphs by isomorphism (rdflib, no normalisation of its own);
 - after an update, every graph of the dataset (a graph not there is an empty one).
 
 Queries and updates are sent with their file's IRI as base IRI; named graphs of
@@ -204,6 +207,20 @@ def _numeric_form(lexical: str, datatype: str) -> str:
     return lexical
 
 
+_EXACT = [False]
+
+
+@contextlib.contextmanager
+def exact_literals() -> Iterator[None]:
+    """Literals compared as written, numbers too (for answers that must be the same
+    terms, not only the same values)."""
+    _EXACT[0] = True
+    try:
+        yield
+    finally:
+        _EXACT[0] = False
+
+
 def literal(lexical: str, datatype: str | None = None, language: str | None = None) -> Term:
     """A literal term; numeric literals compare by value within their datatype.
 
@@ -215,7 +232,9 @@ def literal(lexical: str, datatype: str | None = None, language: str | None = No
     if language:
         return ("literal", lexical, LANG_STRING, language.lower())
     datatype = datatype or XSD_STRING
-    return ("literal", _numeric_form(lexical, datatype), datatype, "")
+    if not _EXACT[0]:
+        lexical = _numeric_form(lexical, datatype)
+    return ("literal", lexical, datatype, "")
 
 
 def _from_rdflib(node: rdflib.term.Node) -> Term:
@@ -436,7 +455,7 @@ def _as_csv(term: Term | None) -> Term | None:
     text = term[1]
     if not text:
         return None
-    if _NUMBER.fullmatch(text):
+    if _NUMBER.fullmatch(text) and not _EXACT[0]:
         text = format(Decimal(text).normalize(), "f")
     return ("text", text)
 
