@@ -9,7 +9,7 @@
 - exactly one operation per request, strict UTF-8, 413/414/415 for oversized or
   mistyped requests, 405 for other methods;
 - federated SERVICE (and LOAD) only towards KG_SERVICE_ALLOWLIST, checked before
-  anything runs;
+  anything runs; a LOAD SILENT from elsewhere does nothing (the update succeeds);
 - results as negotiated (:mod:`server.negotiation`), cut at KG_RESULT_CAP with a
   ``KG-Result-Capped`` header, weak ETags and 304 on GET, gzip, CORS.
 """
@@ -34,7 +34,13 @@ from server.query_executor import job_runner, jsonld_context, run_job
 from server.request_parsing import check_charset, check_iri, decode_utf8, parse_params
 from server.service_description import description_ntriples
 from server.settings import Settings
-from server.sparql_text import add_using, external_refs, has_dataset_clause, query_form
+from server.sparql_text import (
+    add_using,
+    external_refs,
+    has_dataset_clause,
+    query_form,
+    without_loads,
+)
 from server.write_access import require_write_token
 
 bp = Blueprint("sparql", __name__)
@@ -100,10 +106,20 @@ def _check_size(text: str, what: str) -> None:
         raise ApiError(413, f"the {what} is {size} bytes; KG_MAX_QUERY_BYTES allows {limit}")
 
 
-def refuse_external(text: str, settings: Settings) -> None:
-    """400 for SERVICE clauses (and LOAD) whose endpoint is not in the allowlist."""
+def refuse_external(text: str, settings: Settings) -> str:
+    """400 for SERVICE clauses (and LOAD) whose endpoint is not in the allowlist.
+
+    A refused ``LOAD SILENT`` is no error: the text returned has that operation replaced
+    by one that does nothing (SILENT: the update succeeds and changes nothing), and no
+    connection is made. Otherwise the text is returned as it is.
+    """
     allowed = settings.allowed_services
+    dropped = []
     for ref in external_refs(text, endpoint_iri()):
+        if (ref.keyword == "LOAD" and ref.silent and ref.span is not None
+                and ref.endpoint not in allowed):
+            dropped.append(ref)
+            continue
         if ref.variable is not None:
             raise ApiError(400, f"{ref.keyword} ?{ref.variable} is refused: a variable "
                            "endpoint cannot be checked against KG_SERVICE_ALLOWLIST")
@@ -114,6 +130,7 @@ def refuse_external(text: str, settings: Settings) -> None:
             why = ("this server calls no other endpoints (KG_SERVICE_ALLOWLIST is empty)"
                    if not allowed else "it is not listed in KG_SERVICE_ALLOWLIST")
             raise ApiError(400, f"{ref.keyword} <{ref.endpoint}> is refused: {why}")
+    return without_loads(text, dropped) if dropped else text
 
 
 def _graphs(params: MultiDict[str, str], name: str) -> list[str]:
@@ -253,7 +270,7 @@ def answer_update(text: str, params: MultiDict[str, str]) -> Response:
     if (using or using_named) and has_dataset_clause(text):
         raise ApiError(400, "the update names its dataset with USING or WITH, so "
                        "using-graph-uri/using-named-graph-uri cannot also be given")
-    refuse_external(text, settings)
+    text = refuse_external(text, settings)
     started = time.monotonic()
     run_job(job_runner(), {"op": "update", "sparql": add_using(text, using, using_named),
                            "base_iri": endpoint_iri()})

@@ -129,6 +129,8 @@ class ExternalRef(NamedTuple):
     endpoint: str | None  # absolute IRI, None when unknown
     silent: bool
     variable: str | None = None  # SERVICE ?var
+    #: where a LOAD operation (with its INTO GRAPH) lies in the decoded text
+    span: tuple[int, int] | None = None
 
 
 def _external_refs(text: str, keywords: Sequence[str], base_iri: str | None,
@@ -166,8 +168,21 @@ def _external_refs(text: str, keywords: Sequence[str], base_iri: str | None,
                     endpoint = prefixes[prefix] + re.sub(r"\\(.)", r"\1", local)
             elif target is not None and target.kind == "var":
                 variable = target.text[1:]
-            refs.append(ExternalRef(tok.text.upper(), endpoint, silent, variable))
+            span = None
+            if _is(tok, "LOAD") and endpoint is not None:
+                span = _load_span(toks, i, j)
+            refs.append(ExternalRef(tok.text.upper(), endpoint, silent, variable, span))
     return refs
+
+
+def _load_span(toks: Sequence[Token], load: int, source: int) -> tuple[int, int] | None:
+    """Where ``LOAD [SILENT] <source> [INTO GRAPH <g>]`` lies; None when malformed."""
+    if source + 1 < len(toks) and _is(toks[source + 1], "INTO"):
+        into = toks[source + 1 : source + 4]
+        if len(into) < 3 or not _is(into[1], "GRAPH") or into[2].kind not in ("iri", "pname"):
+            return None
+        return toks[load].start, into[2].end
+    return toks[load].start, toks[source].end
 
 
 def service_refs(text: str, base_iri: str | None = None) -> list[ExternalRef]:
@@ -188,6 +203,26 @@ def external_refs(text: str, base_iri: str | None = None) -> list[ExternalRef]:
     [('LOAD', 'http://ex.org/d.ttl')]
     """
     return _external_refs(text, ("SERVICE", "LOAD"), base_iri)
+
+
+def without_loads(update: str, loads: Sequence[ExternalRef]) -> str:
+    """The update with each of these LOAD operations replaced by one that does nothing.
+
+    ``loads`` come from :func:`external_refs` of the same text; the separators stay, so
+    the other operations run as written.
+
+    >>> text = "LOAD SILENT <http://ex.org/d> INTO GRAPH <http://g> ; CLEAR ALL"
+    >>> without_loads(text, external_refs(text))
+    'INSERT DATA {} ; CLEAR ALL'
+    """
+    text = decode_codepoints(update)
+    out: list[str] = []
+    pos = 0
+    for start, end in sorted(ref.span for ref in loads if ref.span is not None):
+        out.append(text[pos:start] + "INSERT DATA {}")
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def has_dataset_clause(update: str) -> bool:

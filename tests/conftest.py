@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,3 +23,12 @@ def seeds_dir() -> Path:
 def sample_store() -> KnowledgeStore:
     """The bundled sample profiles, ingested into an in-memory store."""
     return build_store([EXAMPLES])
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The W3C evaluation suite's counts, when it ran (tests/test_w3c_evaluation.py)."""
+    module = sys.modules.get("tests.w3c_evaluation")
+    tally = getattr(module, "TALLY", None)
+    if tally is not None and tally.run:
+        terminalreporter.write_sep("-", "W3C SPARQL 1.1 evaluation")
+        terminalreporter.write_line(tally.summary())

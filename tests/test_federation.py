@@ -21,10 +21,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +34,7 @@ import pytest
 from tests.sample_data import BASE, build_store
 from tests.server_fixtures import (
     HttpResponse,
+    Listener,
     ServerProcess,
     build_disk_store,
     free_port,
@@ -150,39 +149,6 @@ def start_external(store: Path, log_dir: Path, lifetime_s: int = 600) -> Externa
         endpoint.stop()
         raise
     return endpoint
-
-
-class Listener:
-    """A loopback socket that counts the connections made to it (and closes them)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/sparql"
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.close()  # no answer: a SERVICE call to it fails at once
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.sock.close()
 
 
 # fixtures ---------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -19,8 +20,15 @@ from rdflib.query import Result
 from werkzeug.test import TestResponse
 
 from kg.formats import ALL_FORMATS, RDF_FORMATS, RESULT_FORMATS
+from kg.store import KnowledgeStore
 from server.service_description import FORMAT_IRIS
-from tests.server_fixtures import SAMPLE_TURTLE, TOKEN, make_app, memory_store  # noqa: F401
+from tests.server_fixtures import (  # noqa: F401
+    SAMPLE_TURTLE,
+    TOKEN,
+    Listener,
+    make_app,
+    memory_store,
+)
 
 SELECT_ALL = "SELECT ?s ?p ?o WHERE { ?s ?p ?o } ORDER BY ?s ?p ?o"
 CONSTRUCT_ALL = "CONSTRUCT WHERE { ?s ?p ?o }"
@@ -388,6 +396,93 @@ def test_update_dataset_parameters(make_app: Any) -> None:  # noqa: F811
     assert resp.status_code == 400 and "USING or WITH" in resp.text
     resp = post(app, "LOAD <http://127.0.0.1:9/data.ttl>", "application/sparql-update", AUTH)
     assert resp.status_code == 400 and "KG_SERVICE_ALLOWLIST" in resp.text
+
+
+# LOAD and LOAD SILENT -------------------------------------------------------------------
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    """A loopback socket that counts connections: a LOAD from it must not reach it."""
+    sock = Listener()
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+def _quads(store: KnowledgeStore) -> list[str]:
+    return sorted(line.strip() for line in store.quad_lines(all_graphs=True))
+
+
+@pytest.mark.parametrize("update", [
+    "LOAD SILENT <{url}>",
+    "load silent <{url}> into graph <http://ex.org/g>",
+    "PREFIX l: <{base}> LOAD SILENT l:sparql INTO GRAPH l:g",
+    "BASE <{base}> LOAD # a comment\n SILENT <sparql>",
+    "\\u004cOAD \\u0053ILENT <{url}>",
+])
+@pytest.mark.parametrize("allowlist", ["", "http://example.org/other"])
+def test_load_silent_from_outside_the_allowlist_does_nothing(
+        make_app: Any, memory_store: KnowledgeStore, listener: Listener,  # noqa: F811
+        update: str, allowlist: str) -> None:
+    app = make_app(update_token=TOKEN, service_allowlist=allowlist)
+    before = _quads(memory_store)
+    text = update.format(url=listener.url, base=listener.url.removesuffix("sparql"))
+    resp = post(app, text, "application/sparql-update", AUTH)
+    assert resp.status_code == 204, resp.text
+    assert _quads(memory_store) == before
+    assert listener.connections == 0
+
+
+@pytest.mark.parametrize("update", [
+    "LOAD <{url}>",
+    "LOAD <{url}> INTO GRAPH <http://ex.org/SILENT>",
+    "LOAD <{url}> # SILENT",
+    "INSERT DATA {{ <http://ex.org/a> <http://ex.org/p> 'LOAD SILENT' }} ; LOAD <{url}>",
+    "LOAD SILENT <{url}> ; LOAD <{url}> INTO GRAPH <http://ex.org/g>",
+    "LOAD SILENT <{url}> INTO GRAPH",
+])
+def test_load_without_silent_is_refused(
+        make_app: Any, memory_store: KnowledgeStore, listener: Listener,  # noqa: F811
+        update: str) -> None:
+    app = make_app(update_token=TOKEN)
+    before = _quads(memory_store)
+    resp = post(app, update.format(url=listener.url), "application/sparql-update", AUTH)
+    assert resp.status_code == 400, resp.text
+    assert "KG_SERVICE_ALLOWLIST" in resp.text and listener.url in resp.text
+    assert _quads(memory_store) == before
+    assert listener.connections == 0
+
+
+def test_refused_load_silent_leaves_the_other_operations_to_run(
+        make_app: Any, memory_store: KnowledgeStore, listener: Listener,  # noqa: F811
+        ) -> None:
+    app = make_app(update_token=TOKEN)
+    update = (f"INSERT DATA {{ <http://ex.org/new> <http://ex.org/p> 1 }} ;\n"
+              f"LOAD SILENT <{listener.url}> INTO GRAPH <http://ex.org/loaded> ;\n"
+              "INSERT DATA { GRAPH <http://ex.org/g2> { <http://ex.org/new> "
+              "<http://ex.org/p> 'LOAD SILENT <x>' } }")
+    before = _quads(memory_store)
+    resp = post(app, "update=" + quote(update), "application/x-www-form-urlencoded", AUTH)
+    assert resp.status_code == 204, resp.text
+    added = sorted(set(_quads(memory_store)) - set(before))
+    assert added == [
+        '<http://ex.org/new> <http://ex.org/p> "1"^^<http://www.w3.org/2001/XMLSchema#integer> .',
+        '<http://ex.org/new> <http://ex.org/p> "LOAD SILENT <x>" <http://ex.org/g2> .']
+    assert not memory_store.has_graph("http://ex.org/loaded")
+    assert listener.connections == 0
+
+
+def test_allowlisted_load_silent_does_connect(
+        make_app: Any, memory_store: KnowledgeStore, listener: Listener,  # noqa: F811
+        ) -> None:
+    """The listener sees a LOAD that is let through: its silence above means something."""
+    app = make_app(update_token=TOKEN, service_allowlist=listener.url)
+    before = _quads(memory_store)
+    resp = post(app, f"LOAD SILENT <{listener.url}>", "application/sparql-update", AUTH)
+    assert resp.status_code == 204, resp.text
+    assert _quads(memory_store) == before
+    assert listener.connections >= 1
 
 
 # caching, compression, CORS ------------------------------------------------------------

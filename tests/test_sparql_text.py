@@ -9,7 +9,14 @@ from pyparsing import ParseResults
 from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
 
-from server.sparql_text import add_using, has_dataset_clause, query_form, service_refs
+from server.sparql_text import (
+    add_using,
+    external_refs,
+    has_dataset_clause,
+    query_form,
+    service_refs,
+    without_loads,
+)
 
 QUERIES = [
     "SELECT * { ?s ?p ?o }",
@@ -59,3 +66,38 @@ def test_update_dataset_clauses_and_using() -> None:
 ])
 def test_query_form(text: str, form: str | None) -> None:
     assert query_form(text) == form
+
+
+UPDATES_WITH_LOAD = [
+    "LOAD <http://a.example/d.ttl>",
+    "load silent <http://a.example/d.ttl> into graph <http://g.example/1>",
+    "LOAD <http://a.example/SILENT> ; LOAD SILENT <http://b.example/d>",
+    "PREFIX e: <http://a.example/> LOAD # SILENT\n e:d INTO GRAPH e:g ; LOAD\nSILENT e:x",
+    "INSERT DATA { <http://a> <http://b> 'LOAD SILENT <http://c>' } ; LOAD <http://d.example/>",
+    'INSERT DATA { <http://a> <http://b> """LOAD\nSILENT <http://c>""" } # LOAD SILENT <x>',
+    "CLEAR SILENT ALL ; LOAD SILENT <http://a.example/> ; DROP SILENT GRAPH <http://g>",
+]
+
+
+def _load_silent_flags(node: Any) -> list[bool]:
+    return [("silent" in op) for op in node.request if op.name == "Load"]
+
+
+@pytest.mark.parametrize("update", UPDATES_WITH_LOAD)
+def test_load_silent_matches_rdflibs_parse_tree(update: str) -> None:
+    refs = [r for r in external_refs(update) if r.keyword == "LOAD"]
+    assert [r.silent for r in refs] == _load_silent_flags(parseUpdate(update))
+
+
+@pytest.mark.parametrize("update", UPDATES_WITH_LOAD)
+def test_without_loads_replaces_only_those_loads(update: str) -> None:
+    silent = [r for r in external_refs(update) if r.keyword == "LOAD" and r.silent]
+    rewritten = parseUpdate(without_loads(update, silent)).request
+    nothing = str(parseUpdate("INSERT DATA {}").request[0])
+    original = parseUpdate(update).request
+    assert len(rewritten) == len(original)
+    for before, after in zip(original, rewritten, strict=True):
+        if before.name == "Load" and "silent" in before:
+            assert str(after) == nothing
+        else:
+            assert str(after) == str(before)
