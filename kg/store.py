@@ -27,6 +27,7 @@ import pyoxigraph as ox
 
 from kg.errors import KgError, RemoteServiceError, StoreError
 from kg.formats import RDF_FORMATS, RESULT_FORMATS
+from kg.sparql_errors import SyntaxProblem, explain
 from kg.vocab import PREFIXES
 
 _RDF = {
@@ -60,7 +61,29 @@ class Writable(Protocol):
 
 
 class QuerySyntaxError(KgError):
-    """The query or update text is not valid SPARQL 1.1."""
+    """The query or update text is not valid SPARQL 1.1.
+
+    ``problem`` holds the line, column and cause when the parser gave a position;
+    the message is then the readable account of :func:`kg.sparql_errors.explain`.
+
+    >>> try:
+    ...     KnowledgeStore.open(None).query("SELECT ?s WHERE { ?s ex:p ?o }")
+    ... except QuerySyntaxError as exc:
+    ...     (exc.problem.line, exc.problem.column), exc.problem.cause.split(" (")[0]
+    ((1, 22), 'prefix `ex:` is not declared')
+    """
+
+    def __init__(self, message: str, problem: SyntaxProblem | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+    @classmethod
+    def from_parser(cls, text: str, exc: Exception, *, update: bool) -> QuerySyntaxError:
+        problem = explain(text, str(exc), update=update)
+        return cls(str(problem), problem)
+
+    def __reduce__(self) -> tuple[type[QuerySyntaxError], tuple[str, SyntaxProblem | None]]:
+        return type(self), (str(self), self.problem)
 
 
 class DataSyntaxError(KgError):
@@ -278,7 +301,7 @@ class KnowledgeStore:
         try:
             raw = self._store.query(sparql, **kwargs)
         except SyntaxError as exc:
-            raise QuerySyntaxError(str(exc)) from exc
+            raise QuerySyntaxError.from_parser(sparql, exc, update=False) from exc
         except ValueError as exc:
             raise QuerySyntaxError(str(exc)) from exc
         except OSError as exc:
@@ -294,7 +317,7 @@ class KnowledgeStore:
         try:
             self._store.update(sparql, base_iri=base_iri)
         except SyntaxError as exc:
-            raise QuerySyntaxError(str(exc)) from exc
+            raise QuerySyntaxError.from_parser(sparql, exc, update=True) from exc
         except OSError as exc:
             raise StoreError(f"the store failed while applying the update: {exc}") from exc
 
