@@ -324,6 +324,29 @@ def test_query_page_offers_the_examples(client: FlaskClient) -> None:
     assert "/static/query.js" in [e.attrs.get("src") for e in doc.find_all("script")]
 
 
+def test_query_page_carries_the_editor_and_its_vocabulary(client: FlaskClient) -> None:
+    _, doc = page(client, "/")
+    scripts = [e.attrs.get("src") for e in doc.find_all("script")]
+    assert "/static/editor/editor.js" in scripts
+    assert doc.find("form", id="query-form").attrs["data-run"] == ""
+    terms = {t["iri"]: t["kind"] for t in json.loads(doc.find("script", id="kg-terms").text)}
+    assert terms["https://schema.org/ScholarlyArticle"] == "class"
+    assert terms["https://schema.org/observationAbout"] == "property"
+    assert terms["https://w3id.org/scholarkg/ns#Authorship"] == "class"
+    assert terms["https://w3id.org/scholarkg/ns#hIndex"] == "property"
+    # the bundle is served from here, with the licences of what it holds
+    bundle = client.get("/static/editor/editor.js")
+    assert bundle.status_code == 200 and b"cm-editor" in bundle.data
+    bundle.close()
+    licences = (Path(__file__).parent.parent / "server" / "static" / "editor"
+                / "THIRD_PARTY_LICENSES").read_text(encoding="utf-8")
+    for package in ("@codemirror/view", "codemirror-lang-sparql", "@lezer/lr"):
+        assert f"\n{package} " in licences, package
+    # a ?query= link asks the page to run it
+    _, doc = page(client, "/?query=ASK%20%7B%7D")
+    assert doc.find("form", id="query-form").attrs["data-run"] == "yes"
+
+
 def test_every_example_query_answers_on_the_test_graph(client: FlaskClient,
                                                        store: KnowledgeStore) -> None:
     _, doc = page(client, "/")
