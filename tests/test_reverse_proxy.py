@@ -226,6 +226,10 @@ def test_nginx_serves_pages_sparql_dumps_and_reconciliation_under_a_prefix(
     assert dump.status == 200 and dump.body == (ROOT / "exports" / name).read_bytes()
     html = get(f"{public}/dumps/", Accept="text/html").text
     assert f'href="/kg/dumps/{name}"' in html
+    assert f"curl -O {public}/dumps/latest/scholarkg.nq.gz" in html
+    latest = get(f"{public}/dumps/latest/scholarkg.nq.gz")
+    assert latest.status == 200 and latest.body == dump.body
+    assert latest.header("Content-Location") == f"/kg/dumps/{name}"
     # VoID and the reconciliation manifest: absolute URLs with the prefix
     void = rdflib.Graph().parse(data=get(f"{front}/kg/.well-known/void",
                                          Accept="text/turtle").body, format="turtle")
