@@ -77,9 +77,14 @@ def rdf_representation(name: str) -> Representation:
 
 
 HTML = Representation("html", "html", ("text/html", "application/xhtml+xml"), "HTML")
+#: JSON-LD, also for clients that ask for plain JSON (``Accept: application/json``): what
+#: they get is JSON, written as JSON-LD with the project's context (application/ld+json)
+JSONLD_FOR_JSON = Representation(
+    "jsonld", "jsonld", (*rdf_representation("jsonld").media_types, "application/json"),
+    rdf_representation("jsonld").label)
 #: an entity's representations in server preference order: ``*/*`` gets Turtle
 ENTITY_REPRESENTATIONS: tuple[Representation, ...] = (
-    rdf_representation("turtle"), HTML, rdf_representation("jsonld"),
+    rdf_representation("turtle"), HTML, JSONLD_FOR_JSON,
     rdf_representation("ntriples"), rdf_representation("rdfxml"))
 
 
