@@ -255,20 +255,36 @@ def optimize(store_dir: Path) -> None:
 @main.command()
 @click.argument("sparql")
 @STORE_OPTION
+@BASE_OPTION
 @click.option("--format", "format_name", default=None,
               type=click.Choice(sorted({*RESULT_FORMATS, *RDF_FORMATS})),
-              help="Output format (default: tsv for SELECT/ASK, turtle for CONSTRUCT/DESCRIBE).")
-def query(sparql: str, store_dir: Path, format_name: str | None) -> None:
-    """Run a SPARQL query (text, or @FILE to read it from a file) and print the results."""
+              help="Output format: json, xml, csv or tsv (default) for SELECT/ASK; turtle "
+                   "(default), ntriples, nquads, trig, rdfxml or jsonld for CONSTRUCT/DESCRIBE.")
+def query(sparql: str, store_dir: Path, base_iri: str, format_name: str | None) -> None:
+    """Run a SPARQL query (text, or @FILE to read it from a file) and print the results.
+
+    Turtle and TriG declare only the prefixes they use, and write the graph's own IRIs
+    with a prefix per kind (person:, paper:, ...) under --base-iri.
+    """
+    from kg.vocab import PREFIXES
 
     if sparql.startswith("@"):
         sparql = Path(sparql[1:]).read_text(encoding="utf-8")
     store = _open(store_dir, read_only=True)
     try:
         result = store.query(sparql)
-        fmt = format_name or ("turtle" if result.kind == "graph" else "tsv")
+        if result.kind == "graph":
+            fmt, valid, what = format_name or "turtle", RDF_FORMATS, "a CONSTRUCT or DESCRIBE"
+        else:
+            fmt, valid, what = (format_name or "tsv", RESULT_FORMATS,
+                                "an ASK" if result.kind == "ask" else "a SELECT")
+        if fmt not in valid:
+            raise click.UsageError(
+                f"--format {fmt} cannot hold the result of {what} query; "
+                f"valid formats: {', '.join(valid)}")
+        prefixes = {**PREFIXES, **IriMinter(base_iri).prefixes()}
         out = sys.stdout.buffer
-        for chunk in result.serialize(fmt):
+        for chunk in result.serialize(fmt, prefixes=prefixes):
             out.write(chunk)
         out.flush()
     except KgError as exc:
