@@ -211,7 +211,9 @@ def test_nginx_serves_pages_sparql_dumps_and_reconciliation_under_a_prefix(
     assert get(f"{public}/static/style.css").status == 200
     query_page = get(f"{public}/", Accept="text/html")
     assert 'data-endpoint="/kg/sparql"' in query_page.text
-    assert get(f"{public}/static/editor/editor.js").status == 200
+    bundle = get(f"{public}/static/editor/editor.js", **{"Accept-Encoding": "gzip"})
+    assert bundle.status == 200 and bundle.header("Content-Encoding") == "gzip"
+    assert len(bundle.body) < 200_000  # compressed by nginx, as the documented block says
     # SPARQL, and the service description naming the public endpoint
     answer = get(f"{public}/sparql?query=" + quote("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"),
                  Accept="application/sparql-results+json")
