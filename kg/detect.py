@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -115,17 +116,13 @@ def scan_inputs(paths: Iterable[Path | str]) -> InputScan:
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            for candidate in sorted(path.rglob("*")):
-                parts = candidate.relative_to(path).parts
-                hidden = [i for i, part in enumerate(parts) if part.startswith(".")]
-                if hidden:
-                    if hidden[0] == len(parts) - 1:  # the first hidden part is this entry
-                        why = "hidden folder" if candidate.is_dir() else "hidden file"
-                        scan.skipped.append((candidate, why))
-                    continue
-                if candidate.is_dir():
-                    continue
-                if candidate.suffix.lower() not in INPUT_SUFFIXES:
+            for candidate in sorted(_walk(path)):
+                if candidate.name.startswith("."):
+                    why = "hidden folder" if candidate.is_dir() else "hidden file"
+                    scan.skipped.append((candidate, why))
+                elif candidate.is_dir():
+                    scan.skipped.append((candidate, "a link to a folder (not followed)"))
+                elif candidate.suffix.lower() not in INPUT_SUFFIXES:
                     scan.skipped.append((candidate, "not a .txt or .jsonl file"))
                 elif not candidate.is_file():
                     scan.skipped.append((candidate, "not a regular file"))
@@ -134,6 +131,18 @@ def scan_inputs(paths: Iterable[Path | str]) -> InputScan:
         else:
             _add(scan, path)  # a file named on the command line is read whatever its name
     return scan
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    """Every file below ``folder``, and each hidden entry itself (a hidden folder is not
+    entered: a .git folder is one line of the report, not thousands)."""
+    for root, dirs, files in os.walk(folder):
+        here = Path(root)
+        for name in [d for d in dirs if d.startswith(".") or (here / d).is_symlink()]:
+            dirs.remove(name)  # os.walk would not enter a linked folder either
+            yield here / name
+        for name in files:
+            yield here / name
 
 
 def _add(scan: InputScan, path: Path) -> None:

@@ -41,12 +41,16 @@ def test_skipped_files_are_named_with_the_reason(runner: CliRunner, tmp_path: Pa
     (folder / ".git").mkdir()
     (folder / ".git" / "HEAD").write_text("ref: x\n")
     (folder / ".git" / "config.txt").write_text("x\n")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "p.txt").write_text("x\n")
+    (folder / "linked").symlink_to(tmp_path / "elsewhere")
     result = ingest(runner, tmp_path / "store", folder)
     assert result.exit_code == 0, result.output
     skipped = [line for line in result.output.splitlines() if line.startswith("skipped: ")]
     assert skipped == [
         f"skipped: {folder / '.DS_Store'}: hidden file",
         f"skipped: {folder / '.git'}: hidden folder",
+        f"skipped: {folder / 'linked'}: a link to a folder (not followed)",
         f"skipped: {folder / 'notes.md'}: not a .txt or .jsonl file",
         f"skipped: {folder / 'table.csv'}: not a .txt or .jsonl file",
     ]
