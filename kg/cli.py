@@ -41,6 +41,38 @@ def main() -> None:
     """scholarkg: publish researcher profiles as a scholarly knowledge graph."""
 
 
+class _DocumentBar:
+    """One progress bar for an ingest: documents (JSON Lines records each count), with
+    the bytes of the files read so far and their rate."""
+
+    def __init__(self, documents: int, total_bytes: int, *, disable: bool) -> None:
+        self.total_bytes = total_bytes
+        self.done_bytes = 0
+        self.bar = tqdm(total=documents, unit="doc", disable=disable, file=sys.stderr,
+                        dynamic_ncols=True, smoothing=0.1)
+        self._postfix()
+
+    def _postfix(self) -> None:
+        elapsed = self.bar.format_dict.get("elapsed") or 0
+        rate = f", {_megabytes(int(self.done_bytes / elapsed))}/s" if elapsed else ""
+        self.bar.set_postfix_str(f"{_megabytes(self.done_bytes)}/{_megabytes(self.total_bytes)}"
+                                 f"{rate}", refresh=False)
+
+    def document(self) -> None:
+        self.bar.update(1)
+
+    def file_done(self, size: int) -> None:
+        self.done_bytes += size
+        self._postfix()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--as-of", callback=_date, metavar="YYYY-MM-DD",
@@ -57,28 +89,40 @@ def ingest(paths: tuple[Path, ...], as_of: dt.date, store_dir: Path, base_iri: s
     """Ingest profile documents (files or folders) into the store.
 
     Every rejected document is reported with file, line and reason; all others
-    are ingested. Exits 1 if anything was rejected.
+    are ingested. Exits 1 if anything was rejected, or if the paths hold no documents.
+    Folders are walked for .txt and .jsonl files; every other file is reported as
+    skipped, with the reason.
     """
     import os
 
-    from kg.detect import iter_input_files
+    from kg.detect import scan_inputs
     from kg.ingest import Ingestor
     from kg.parallel import map_files
 
-    files = list(iter_input_files(paths))
+    scan = scan_inputs(paths)
+    for skipped, why in scan.skipped:
+        click.echo(f"skipped: {skipped}: {why}", err=True)
+    if scan.documents == 0:
+        raise click.ClickException(
+            "no documents to ingest in " + ", ".join(map(str, paths))
+            + " (kg ingest reads .txt profile pages and .jsonl records"
+            + (f"; {len(scan.skipped)} other files skipped" if scan.skipped else "") + ")")
     store = _open(store_dir)
     # compactions wait for idle CPU while the ingest runs (see the method)
     store.lower_compaction_priority()
     ingestor = Ingestor(store, IriMinter(base_iri))
     show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=len(files), unit="file", disable=not show, file=sys.stderr)
+    bar = _DocumentBar(scan.documents, scan.bytes, disable=not show)
     processes = jobs or os.cpu_count() or 1
 
     def items():
-        for results in map_files(files, as_of=as_of, base_iri=base_iri,
+        sizes = iter(scan.bytes_per_file)
+        for results in map_files(scan.files, as_of=as_of, base_iri=base_iri,
                                  ingested_at=ingestor.ingested_at, processes=processes):
-            yield from results
-            bar.update(1)
+            for item in results:
+                yield item  # the writer has taken the document before the bar moves
+                bar.document()
+            bar.file_done(next(sizes, 0))
 
     try:
         report = ingestor.ingest(items())
@@ -211,20 +255,36 @@ def optimize(store_dir: Path) -> None:
 @main.command()
 @click.argument("sparql")
 @STORE_OPTION
+@BASE_OPTION
 @click.option("--format", "format_name", default=None,
               type=click.Choice(sorted({*RESULT_FORMATS, *RDF_FORMATS})),
-              help="Output format (default: tsv for SELECT/ASK, turtle for CONSTRUCT/DESCRIBE).")
-def query(sparql: str, store_dir: Path, format_name: str | None) -> None:
-    """Run a SPARQL query (text, or @FILE to read it from a file) and print the results."""
+              help="Output format: json, xml, csv or tsv (default) for SELECT/ASK; turtle "
+                   "(default), ntriples, nquads, trig, rdfxml or jsonld for CONSTRUCT/DESCRIBE.")
+def query(sparql: str, store_dir: Path, base_iri: str, format_name: str | None) -> None:
+    """Run a SPARQL query (text, or @FILE to read it from a file) and print the results.
+
+    Turtle and TriG declare only the prefixes they use, and write the graph's own IRIs
+    with a prefix per kind (person:, paper:, ...) under --base-iri.
+    """
+    from kg.vocab import PREFIXES
 
     if sparql.startswith("@"):
         sparql = Path(sparql[1:]).read_text(encoding="utf-8")
     store = _open(store_dir, read_only=True)
     try:
         result = store.query(sparql)
-        fmt = format_name or ("turtle" if result.kind == "graph" else "tsv")
+        if result.kind == "graph":
+            fmt, valid, what = format_name or "turtle", RDF_FORMATS, "a CONSTRUCT or DESCRIBE"
+        else:
+            fmt, valid, what = (format_name or "tsv", RESULT_FORMATS,
+                                "an ASK" if result.kind == "ask" else "a SELECT")
+        if fmt not in valid:
+            raise click.UsageError(
+                f"--format {fmt} cannot hold the result of {what} query; "
+                f"valid formats: {', '.join(valid)}")
+        prefixes = {**PREFIXES, **IriMinter(base_iri).prefixes()}
         out = sys.stdout.buffer
-        for chunk in result.serialize(fmt):
+        for chunk in result.serialize(fmt, prefixes=prefixes):
             out.write(chunk)
         out.flush()
     except KgError as exc:

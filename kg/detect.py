@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
@@ -55,6 +57,105 @@ def iter_input_files(paths: Iterable[Path | str]) -> Iterator[Path]:
             and candidate.is_file()
         )
         yield from sorted(found)
+
+
+@dataclass
+class InputScan:
+    """What a set of input paths holds: the files to read, with their documents and
+    bytes, and every file or folder left out with the reason why."""
+
+    files: list[Path] = field(default_factory=list)
+    documents: int = 0
+    bytes: int = 0
+    #: (path, why it is not read)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    #: documents per file, in the order of ``files``
+    documents_per_file: list[int] = field(default_factory=list)
+    bytes_per_file: list[int] = field(default_factory=list)
+
+
+def count_documents(path: Path) -> int:
+    """How many documents a file holds: its non-blank lines for JSON Lines, else 1.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     records = Path(tmp) / "r.jsonl"
+    ...     _ = records.write_bytes(b'{"a": 1}\\n\\n  \\n{"b": 2}')
+    ...     count_documents(records), count_documents(Path(tmp) / "missing.txt")
+    (2, 1)
+    """
+    if path.suffix.lower() != ".jsonl":
+        return 1  # an unreadable or empty text file is one document, reported when read
+    try:
+        with path.open("rb") as lines:
+            return sum(1 for line in lines if line.strip())
+    except OSError:
+        return 1  # reported when read
+
+
+def scan_inputs(paths: Iterable[Path | str]) -> InputScan:
+    """The files :func:`iter_input_files` reads, counted, and what a folder walk leaves out:
+    files of other kinds, hidden files and hidden folders (each folder once).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     root = Path(tmp)
+    ...     for name in ("b.txt", "a/c.jsonl", "a/.hidden.txt", "notes.md", ".git/x"):
+    ...         (root / name).parent.mkdir(exist_ok=True)
+    ...         _ = (root / name).write_text("x")
+    ...     scan = scan_inputs([root])
+    ...     [p.relative_to(root).as_posix() for p in scan.files], scan.documents
+    ...     for path, why in scan.skipped:
+    ...         print(path.relative_to(root).as_posix(), why, sep=": ")
+    (['a/c.jsonl', 'b.txt'], 2)
+    .git: hidden folder
+    a/.hidden.txt: hidden file
+    notes.md: not a .txt or .jsonl file
+    """
+    scan = InputScan()
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            for candidate in sorted(_walk(path)):
+                if candidate.name.startswith("."):
+                    why = "hidden folder" if candidate.is_dir() else "hidden file"
+                    scan.skipped.append((candidate, why))
+                elif candidate.is_dir():
+                    scan.skipped.append((candidate, "a link to a folder (not followed)"))
+                elif candidate.suffix.lower() not in INPUT_SUFFIXES:
+                    scan.skipped.append((candidate, "not a .txt or .jsonl file"))
+                elif not candidate.is_file():
+                    scan.skipped.append((candidate, "not a regular file"))
+                else:
+                    _add(scan, candidate)
+        else:
+            _add(scan, path)  # a file named on the command line is read whatever its name
+    return scan
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    """Every file below ``folder``, and each hidden entry itself (a hidden folder is not
+    entered: a .git folder is one line of the report, not thousands)."""
+    for root, dirs, files in os.walk(folder):
+        here = Path(root)
+        for name in [d for d in dirs if d.startswith(".") or (here / d).is_symlink()]:
+            dirs.remove(name)  # os.walk would not enter a linked folder either
+            yield here / name
+        for name in files:
+            yield here / name
+
+
+def _add(scan: InputScan, path: Path) -> None:
+    documents = count_documents(path)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0
+    scan.files.append(path)
+    scan.documents += documents
+    scan.bytes += size
+    scan.documents_per_file.append(documents)
+    scan.bytes_per_file.append(size)
 
 
 def read_documents(path: Path, *, as_of: dt.date) -> Iterator[SourceDocument | DocumentError]:

@@ -50,6 +50,11 @@ def _segment(text: str) -> str:
     return quote(text, safe="-._~")
 
 
+#: the first path segment of every kind of minted IRI (its prefix name in Turtle output)
+ENTITY_KINDS = ("person", "paper", "category", "organization", "source", "document", "graph",
+                "linkset")
+
+
 class IriMinter:
     """Mints every instance IRI under one base IRI (which must end in '/' or '#')."""
 
@@ -117,6 +122,14 @@ class IriMinter:
 
     def dataset(self) -> str:
         return f"{self.base}dataset"
+
+    def prefixes(self) -> dict[str, str]:
+        """A prefix per kind of minted IRI, for serialisations that write prefixed names.
+
+        >>> IriMinter("https://ex.org/id/").prefixes()["person"]
+        'https://ex.org/id/person/'
+        """
+        return {kind: f"{self.base}{kind}/" for kind in ENTITY_KINDS}
 
     def local_path(self, iri: str) -> str | None:
         """The path of an IRI relative to the base, or None when it is not ours.

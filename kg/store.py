@@ -18,7 +18,8 @@ from __future__ import annotations
 import io
 import itertools
 import os
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -27,6 +28,7 @@ import pyoxigraph as ox
 
 from kg.errors import KgError, RemoteServiceError, StoreError
 from kg.formats import RDF_FORMATS, RESULT_FORMATS
+from kg.sparql_errors import SyntaxProblem, explain
 from kg.vocab import PREFIXES
 
 _RDF = {
@@ -60,7 +62,29 @@ class Writable(Protocol):
 
 
 class QuerySyntaxError(KgError):
-    """The query or update text is not valid SPARQL 1.1."""
+    """The query or update text is not valid SPARQL 1.1.
+
+    ``problem`` holds the line, column and cause when the parser gave a position;
+    the message is then the readable account of :func:`kg.sparql_errors.explain`.
+
+    >>> try:
+    ...     KnowledgeStore.open(None).query("SELECT ?s WHERE { ?s ex:p ?o }")
+    ... except QuerySyntaxError as exc:
+    ...     (exc.problem.line, exc.problem.column), exc.problem.cause.split(" (")[0]
+    ((1, 22), 'prefix `ex:` is not declared')
+    """
+
+    def __init__(self, message: str, problem: SyntaxProblem | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+    @classmethod
+    def from_parser(cls, text: str, exc: Exception, *, update: bool) -> QuerySyntaxError:
+        problem = explain(text, str(exc), update=update)
+        return cls(str(problem), problem)
+
+    def __reduce__(self) -> tuple[type[QuerySyntaxError], tuple[str, SyntaxProblem | None]]:
+        return type(self), (str(self), self.problem)
 
 
 class DataSyntaxError(KgError):
@@ -172,22 +196,86 @@ class QueryResult:
             raise read_error(exc) from exc
         return counted.count, counted.more
 
-    def serialize(self, format_name: str) -> Iterator[bytes]:
-        """Serialise in a registered format (results formats for select/ask, RDF for graph)."""
+    def serialize(self, format_name: str, *,
+                  prefixes: Mapping[str, str] | None = None) -> Iterator[bytes]:
+        """Serialise in a registered format (results formats for select/ask, RDF for graph).
+
+        Turtle and TriG declare only the ``prefixes`` (default: the project's table) that
+        their prefixed names use.
+
+        >>> store = KnowledgeStore.open(None)
+        >>> store.update("INSERT DATA { <https://ex.org/id/a> <https://schema.org/name> 'A' }")
+        >>> text = b"".join(store.query("CONSTRUCT WHERE { ?s ?p ?o }").serialize(
+        ...     "turtle", prefixes={**PREFIXES, "ex": "https://ex.org/id/"})).decode()
+        >>> print(text.strip())
+        @prefix schema: <https://schema.org/> .
+        @prefix ex: <https://ex.org/id/> .
+        ex:a schema:name "A" .
+        """
+        table = dict(PREFIXES if prefixes is None else prefixes)
         try:
             if self.kind == "graph":
                 if format_name not in _RDF:
-                    raise KgError(f"format {format_name!r} is not an RDF format")
-                data = ox.serialize(self._raw, None, _RDF[format_name], prefixes=PREFIXES)
+                    raise KgError(f"format {format_name!r} cannot hold an RDF graph (a "
+                                  f"CONSTRUCT or DESCRIBE result); use one of: "
+                                  f"{', '.join(_RDF)}")
+                data = ox.serialize(self._raw, None, _RDF[format_name], prefixes=table)
+                if format_name in ("turtle", "trig") and data is not None:
+                    data = drop_unused_prefixes(_unescaped_names(data, table))
             else:
                 if format_name not in _RESULTS:
-                    raise KgError(f"format {format_name!r} is not a query results format")
+                    raise KgError(f"format {format_name!r} cannot hold a SELECT or ASK result; "
+                                  f"use one of: {', '.join(_RESULTS)}")
                 data = self._raw.serialize(None, _RESULTS[format_name])
         except OSError as exc:
             raise read_error(exc) from exc
         assert data is not None  # no output file: the bytes are returned
         for start in range(0, len(data), _CHUNK):
             yield data[start : start + _CHUNK]
+
+
+_PREFIX_LINE = re.compile(rb"@prefix ([A-Za-z][\w.\-]*)?: <[^>]*> \.\r?\n")
+
+
+_ESCAPED_NAME = re.compile(
+    rb"(?<![\w<\-.:\\])([A-Za-z][\w.\-]*):([\w.%\-]+(?:\\/[\w.%\-]+)+)")
+
+
+def _unescaped_names(data: bytes, table: Mapping[str, str]) -> bytes:
+    r"""Prefixed names whose local part needs ``\/`` escapes written as whole IRIs.
+
+    >>> _unescaped_names(b"p:a\\/b p:c .", {"p": "http://ex.org/"})
+    b'<http://ex.org/a/b> p:c .'
+    """
+    def whole(match: re.Match[bytes]) -> bytes:
+        namespace = table.get(match.group(1).decode())
+        if namespace is None:
+            return match.group(0)
+        return b"<" + namespace.encode() + match.group(2).replace(b"\\/", b"/") + b">"
+
+    return _ESCAPED_NAME.sub(whole, data)
+
+
+def drop_unused_prefixes(data: bytes) -> bytes:
+    """Turtle or TriG without the ``@prefix`` lines that no prefixed name in it uses.
+
+    >>> print(drop_unused_prefixes(b"@prefix a: <http://a/> .\\n@prefix b: <http://b/> .\\n"
+    ...                            b"a:x a:y <http://b/z> .\\n").decode(), end="")
+    @prefix a: <http://a/> .
+    a:x a:y <http://b/z> .
+    """
+    header = _PREFIX_LINE.match(data)
+    if header is None:
+        return data
+    end = 0
+    names: list[tuple[bytes, bytes]] = []
+    while (line := _PREFIX_LINE.match(data, end)) is not None:
+        names.append((line.group(1) or b"", line.group(0)))
+        end = line.end()
+    body = data[end:]
+    kept = [line for name, line in names
+            if re.search(rb"(?<![\w<\-.:])" + re.escape(name) + rb":", body)]
+    return b"".join(kept) + body
 
 
 class _Counted:
@@ -278,7 +366,7 @@ class KnowledgeStore:
         try:
             raw = self._store.query(sparql, **kwargs)
         except SyntaxError as exc:
-            raise QuerySyntaxError(str(exc)) from exc
+            raise QuerySyntaxError.from_parser(sparql, exc, update=False) from exc
         except ValueError as exc:
             raise QuerySyntaxError(str(exc)) from exc
         except OSError as exc:
@@ -294,7 +382,7 @@ class KnowledgeStore:
         try:
             self._store.update(sparql, base_iri=base_iri)
         except SyntaxError as exc:
-            raise QuerySyntaxError(str(exc)) from exc
+            raise QuerySyntaxError.from_parser(sparql, exc, update=True) from exc
         except OSError as exc:
             raise StoreError(f"the store failed while applying the update: {exc}") from exc
 

@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from flask import Flask, Request
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.sansio.utils import get_current_url
 from werkzeug.utils import cached_property
 
@@ -77,4 +78,9 @@ def create_app(
     for name in BLUEPRINT_MODULES:
         app.register_blueprint(importlib.import_module(name).bp)
     install_limits(app, settings)
+    if settings.trusted_proxies > 0:
+        # the outermost layer: limits and every URL see the public scheme, host and prefix
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
     return app

@@ -6,9 +6,11 @@ Jinja's autoescaping like any other text.
 >>> import datetime as dt
 >>> c = line_chart([(dt.date(2026, 1, 1), 4, "4"), (dt.date(2026, 3, 1), 6, "6")])
 >>> [(p.x, p.y) for p in c.points]
-[(48.0, 72.0), (308.0, 52.0)]
->>> c.y_ticks[-1].label
-'10'
+[(48.0, 45.3), (308.0, 12.0)]
+>>> [t.label for t in c.y_ticks]
+['0', '2', '4', '6']
+>>> [t.label for t in line_chart([(dt.date(2026, 1, 1), 0.5, "0.5")]).y_ticks]
+['0', '0.125', '0.25', '0.375', '0.5']
 >>> one = line_chart([(dt.date(2026, 1, 1), 3, "3")])
 >>> len(one.points), one.points[0].x
 (1, 178.0)
@@ -77,6 +79,21 @@ def nice_ceiling(value: float) -> float:
     return 10 ** (exponent + 1)  # pragma: no cover
 
 
+def integer_axis(top: float) -> tuple[int, int]:
+    """(axis top, tick step) for integer values up to ``top``: whole-number ticks only,
+    at most five intervals, the step 1, 2 or 5 times a power of ten.
+
+    >>> [integer_axis(t) for t in (1, 2, 3, 6, 9, 1679)]
+    [(1, 1), (2, 1), (3, 1), (6, 2), (10, 2), (2000, 500)]
+    """
+    top = max(1, math.ceil(top))
+    step = 1
+    while math.ceil(top / step) > 5:
+        exponent = 10 ** math.floor(math.log10(step))
+        step = next(c * exponent for c in (1, 2, 5, 10) if c * exponent > step)
+    return step * math.ceil(top / step), step
+
+
 def _fmt(value: float) -> str:
     return f"{value:,.0f}" if value == int(value) else f"{value:,g}"
 
@@ -85,14 +102,23 @@ def line_chart(series: Sequence[tuple[dt.date, float, str]], *,
                width: int = WIDTH, height: int = HEIGHT) -> LineChart:
     """One metric over time: (date, numeric value, value as printed), dates ascending.
 
-    The y axis starts at 0 (or the smallest negative value) and ends at a round number.
+    The y axis starts at 0 (or the smallest negative value) and ends at a round number;
+    when every value is a whole number (an h-index, a count) so is every tick.
     """
     left, right, top, bottom = LEFT, width - RIGHT, TOP, height - BOTTOM
     values = [v for _, v, _ in series]
     low = min(0.0, *values) if values else 0.0
-    high = nice_ceiling(max(values) - low) + low if values else 1.0
-    if high == low:
-        high = low + 1
+    integers = bool(values) and all(float(v).is_integer() for v in values)
+    if integers:
+        low = float(math.floor(low))
+        span_top, step = integer_axis(max(values) - low)
+        high = low + span_top
+        tick_values = [low + step * i for i in range(int(span_top // step) + 1)]
+    else:
+        high = nice_ceiling(max(values) - low) + low if values else 1.0
+        if high == low:
+            high = low + 1
+        tick_values = [low + (high - low) * i / 4 for i in range(5)]
     first = series[0][0] if series else dt.date.today()
     span = (series[-1][0] - first).days if series else 0
 
@@ -109,8 +135,7 @@ def line_chart(series: Sequence[tuple[dt.date, float, str]], *,
 
     points = tuple(Point(x_of(d), y_of(v), d.isoformat(), label, anchor(x_of(d)))
                    for d, v, label in series)
-    y_ticks = tuple(Tick(y_of(low + (high - low) * i / 4), _fmt(low + (high - low) * i / 4))
-                    for i in range(5))
+    y_ticks = tuple(Tick(y_of(v), _fmt(v)) for v in tick_values)
     x_ticks: tuple[Tick, ...] = ()
     if series:
         x_ticks = (Tick(x_of(first), first.isoformat(), "start" if span else "middle"),)

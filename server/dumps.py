@@ -6,6 +6,12 @@
 - ``/dumps/<name>`` streams one file with Content-Length, ETag (its SHA-256),
   Last-Modified, Range (206/416) and conditional GET (304). Only regular, non-hidden
   files directly inside ``exports_dir`` are served; any other name is a 404.
+- ``/dumps/<name>.sha256`` is one file's checksum line (``sha256sum -c`` reads it).
+- ``/dumps/latest/<stable name>`` always serves the current release's file under a name
+  without the release (``scholarkg.nq.gz`` for ``scholarkg-2026-11-21.nq.gz``), with its
+  ``.sha256``; ``/dumps/latest/SHA256SUMS`` checks files saved under either name, and
+  ``/dumps/latest/`` lists the stable names as JSON
+  (``docs/decisions/0011-stable-dump-urls.md``).
 - ``/.well-known/void`` is the VoID description: the export's ``void.ttl`` when there
   is one, else a minimal one from counts, and in both cases ``void:sparqlEndpoint``
   and ``void:dataDump`` links to this server.
@@ -16,6 +22,8 @@
 (('text/turtle', 'Turtle'), ('text/plain', 'SHA-256 checksums'))
 >>> parse_checksums("ab12  a.nt.gz\\ncd34 *b.ttl\\nnot a line\\n")
 {'a.nt.gz': 'ab12', 'b.ttl': 'cd34'}
+>>> stable_name("scholarkg-2026-11-21.nq.gz")
+('2026-11-21', 'scholarkg.nq.gz')
 """
 
 from __future__ import annotations
@@ -29,10 +37,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from flask import Blueprint, Response, render_template, request, send_file, url_for
+from flask import Blueprint, Response, redirect, render_template, request, send_file, url_for
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
+from kg.export import DUMP_PREFIX
 from kg.formats import by_extension as format_by_extension
 from kg.iris import IriMinter
 from kg.vocab import PREFIXES
@@ -163,6 +172,22 @@ def resolve_dump(name: str) -> DumpFile:
     raise ApiError(404, f"no dump file called {name!r} in the exports folder (KG_EXPORTS_DIR)")
 
 
+def size_label(size: int) -> str:
+    """A size in one unit style: decimal units, short names, two or three digits.
+
+    >>> [size_label(n) for n in (452, 4_812, 48_120, 1_234_567, 5_000_000_000)]
+    ['452 B', '4.8 kB', '48 kB', '1.2 MB', '5.0 GB']
+    """
+    if size < 1000:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("kB", "MB", "GB", "TB"):
+        value /= 1000
+        if value < 999.5 or unit == "TB":
+            return f"{value:.1f} {unit}" if value < 9.95 else f"{value:.0f} {unit}"
+    raise AssertionError("unreachable")
+
+
 @bp.get("/dumps/")
 def listing() -> Response:
     """The dump files: an HTML table for browsers, JSON for programs."""
@@ -172,7 +197,10 @@ def listing() -> Response:
         body = json.dumps({"files": [asdict(f) for f in files]}, indent=2)
         response = Response(body + "\n", mimetype="application/json")
     else:
-        response = Response(render_template("dumps.html", files=files, title="Dumps"),
+        latest = {entry.name: stable for stable, entry in latest_files().items()
+                  if stable != entry.name}
+        response = Response(render_template("dumps.html", files=files, title="Dumps",
+                                            latest=latest, size_label=size_label),
                             mimetype="text/html")
     response.vary.add("Accept")
     return response
@@ -181,20 +209,111 @@ def listing() -> Response:
 @bp.get("/dumps/<path:name>", merge_slashes=False)
 def dump(name: str) -> Response:
     """One dump file, streamed, with validators and byte ranges."""
-    entry = resolve_dump(name)
+    if name.endswith(CHECKSUM_SUFFIX) and not any(e.name == name for e in list_dumps()):
+        entry = resolve_dump(name[:-len(CHECKSUM_SUFFIX)])
+        return _checksum_line(entry, entry.name)
+    return _send(resolve_dump(name))
+
+
+def _send(entry: DumpFile, download_name: str | None = None) -> Response:
     path = exports_dir().resolve() / entry.name
     try:
         response = send_file(
             path,
             mimetype=entry.media_type,
             as_attachment=entry.name.endswith(".gz"),
-            download_name=entry.name,
+            download_name=download_name or entry.name,
             conditional=True,
             etag=entry.sha256 or True,
         )
     except RequestedRangeNotSatisfiable as exc:
         raise ApiError(416, f"the requested range is outside {entry.name} ({entry.size} bytes)",
                        headers={"Content-Range": f"bytes */{entry.size}"}) from exc
+    return response
+
+
+# stable names of the current release ------------------------------------------------
+
+CHECKSUM_SUFFIX = ".sha256"
+LATEST = "latest"
+_RELEASE_FILE = re.compile(re.escape(DUMP_PREFIX) + r"(?P<release>[^.]+)\.(?P<rest>[A-Za-z0-9.]+)")
+
+
+def stable_name(name: str) -> tuple[str, str] | None:
+    """(release, name without the release) of a release's file, None for other files."""
+    match = _RELEASE_FILE.fullmatch(name)
+    if match is None:
+        return None
+    return match.group("release"), DUMP_PREFIX.rstrip("-") + "." + match.group("rest")
+
+
+def latest_files() -> dict[str, DumpFile]:
+    """Stable name -> file of the current release: the latest release among the files
+    the checksum list names (``kg export`` writes one release at a time; a folder
+    holding several serves the greatest name, which for dated releases is the newest).
+    ``void.ttl`` and ``SHA256SUMS`` describe the current release and keep their names."""
+    files = list_dumps()
+    named = {(f.name, *s) for f in files if (s := stable_name(f.name))}
+    checked = {n for n, *_ in named if any(f.name == n and f.sha256 for f in files)}
+    candidates = [(release, n, stable) for n, release, stable in named
+                  if n in checked or not checked]
+    if not candidates:
+        return {}
+    current = max(release for release, _, _ in candidates)
+    by_name = {f.name: f for f in files}
+    latest = {stable: by_name[n] for release, n, stable in candidates if release == current}
+    if VOID_FILE in by_name:
+        latest[VOID_FILE] = by_name[VOID_FILE]
+    return latest
+
+
+def _checksum_line(entry: DumpFile, as_name: str) -> Response:
+    if not entry.sha256:
+        raise ApiError(404, f"{entry.name} has no checksum in {CHECKSUMS_FILE}")
+    response = Response(f"{entry.sha256}  {as_name}\n", mimetype="text/plain")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/dumps/latest/")
+def latest_listing() -> Response:
+    """The stable names and the files they stand for now: JSON (HTML goes to /dumps/)."""
+    if negotiate(["application/json", "text/html"]) == "text/html":
+        return redirect(url_for("dumps.listing"), 303)  # type: ignore[return-value]
+    files = [{"name": stable, "href": url_for("dumps.latest", name=stable),
+              "file": entry.name, "file_href": entry.href, "size": entry.size,
+              "sha256": entry.sha256}
+             for stable, entry in sorted(latest_files().items())]
+    response = Response(json.dumps({"files": files}, indent=2) + "\n",
+                        mimetype="application/json")
+    response.headers["Cache-Control"] = "no-cache"
+    response.vary.add("Accept")
+    return response
+
+
+@bp.get("/dumps/latest/<name>")
+def latest(name: str) -> Response:
+    """The current release's file under its stable name (the same bytes, ETag and ranges;
+    Content-Location names the release's own file)."""
+    current = latest_files()
+    if name == CHECKSUMS_FILE:
+        # both names of every file, so a download under either name checks out
+        lines = [f"{e.sha256}  {n}\n" for n, e in sorted(current.items()) if e.sha256]
+        lines += [f"{e.sha256}  {e.name}\n" for n, e in sorted(current.items())
+                  if e.sha256 and e.name != n]
+        response = Response("".join(lines), mimetype="text/plain")
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+    if name.endswith(CHECKSUM_SUFFIX) and name[:-len(CHECKSUM_SUFFIX)] in current:
+        return _checksum_line(current[name[:-len(CHECKSUM_SUFFIX)]], name[:-len(CHECKSUM_SUFFIX)])
+    entry = current.get(name)
+    if entry is None:
+        known = ", ".join(sorted(current)) or "none: run kg export"
+        raise ApiError(404, f"no current dump is called {name!r} (stable names: {known})")
+    response = _send(entry, download_name=name)
+    response.headers["Content-Location"] = entry.href
+    # the name stays, the file behind it changes with each release
+    response.headers["Cache-Control"] = "no-cache"
     return response
 
 

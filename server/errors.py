@@ -50,8 +50,11 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
         body = json.dumps({"error": {"status": status, "title": title, "message": message}})
         mimetype = "application/json"
     elif kind == "html":
+        # a message of several lines (a syntax error with its caret) keeps its layout
+        tag = "pre" if "\n" in message else "p"
         body = (f"<!doctype html><html lang=en><meta charset=utf-8><title>{status} {title}</title>"
-                f"<h1>{status} {html.escape(title)}</h1><p>{html.escape(message)}</p></html>")
+                f"<h1>{status} {html.escape(title)}</h1><{tag}>{html.escape(message)}</{tag}>"
+                "</html>")
         mimetype = "text/html"
     else:
         body = f"{status} {title}: {message}\n"

@@ -1,8 +1,11 @@
-"""The query page at /: an editor, example queries, results as a table.
+"""The query page at /: a SPARQL editor, example queries, results as a table.
 
-The page itself holds no data; its script (static/query.js) POSTs the query to
-``/sparql`` and renders the answer with ``textContent`` only. ``/?query=...``
-pre-fills the editor (the endpoint redirects browsers here).
+The editor is CodeMirror 6, bundled into ``static/editor/editor.js`` by
+``scripts/build-editor.sh`` (sources in ``editor/``); the page carries the prefixes and
+the vocabulary's terms for completion, so it asks nothing of any other server. Its
+script (static/query.js) POSTs the query to ``/sparql`` and renders the answer with
+``textContent`` only. ``/?query=...`` fills the editor and runs the query (the endpoint
+redirects browsers here).
 
 >>> [e.title for e in EXAMPLES][:2]
 ['Persons with their h-index', "A person's papers and co-authors"]
@@ -13,12 +16,15 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from flask import Blueprint, Response, render_template, request
+from rdflib import OWL, RDF, RDFS, Graph, Namespace, URIRef
 
 from kg.formats import RDF_FORMATS, RESULT_FORMATS
 from kg.vocab import PREFIXES
-from server.descriptions import PREFIX_DECLARATIONS, local_paths, settings
+from server.descriptions import PREFIX_DECLARATIONS, local_paths, ontology_dir, settings
 from server.query_service import query_service
 from server.representations import install_read_headers
 
@@ -128,6 +134,47 @@ CONSTRUCT { {person} ?p ?o } WHERE {
 )
 
 
+SH = Namespace("http://www.w3.org/ns/shacl#")
+_SHIPPED_SHAPES = Path(__file__).resolve().parent.parent / "ontology" / "shapes.ttl"
+
+
+@lru_cache(maxsize=4)
+def _terms(vocabulary: str, shapes: str) -> tuple[dict[str, str], ...]:
+    graph = Graph()
+    for path in (vocabulary, shapes):
+        if Path(path).is_file():
+            graph.parse(path, format="turtle")
+    kinds: dict[str, str] = {}
+    for cls in (OWL.Class, RDFS.Class):
+        for term in graph.subjects(RDF.type, cls):
+            kinds[str(term)] = "class"
+    for prop in (OWL.ObjectProperty, OWL.DatatypeProperty, RDF.Property):
+        for term in graph.subjects(RDF.type, prop):
+            kinds[str(term)] = "property"
+    for predicate, kind in ((SH.targetClass, "class"), (SH["class"], "class"),
+                            (SH.path, "property")):
+        for term in graph.objects(None, predicate):
+            if isinstance(term, URIRef):
+                kinds.setdefault(str(term), kind)
+    return tuple({"iri": iri, "kind": kind,
+                  "comment": str(graph.value(URIRef(iri), RDFS.comment) or "")}
+                 for iri, kind in sorted(kinds.items()))
+
+
+def vocabulary_terms() -> list[dict[str, str]]:
+    """Classes and properties of the data model, for the editor's completion: the
+    ``skg`` vocabulary and every class and property the SHACL shapes name.
+
+    >>> from server import create_app
+    >>> from kg.store import KnowledgeStore
+    >>> with create_app(store=KnowledgeStore.open(None)).app_context():
+    ...     terms = {t["iri"]: t["kind"] for t in vocabulary_terms()}
+    >>> terms["https://schema.org/Person"], terms["https://w3id.org/scholarkg/ns#hIndex"]
+    ('class', 'property')
+    """
+    return list(_terms(str(ontology_dir() / "scholarkg.ttl"), str(_SHIPPED_SHAPES)))
+
+
 def _example_person() -> str:
     rows = query_service().select(PREFIX_DECLARATIONS + """SELECT ?p WHERE {
   ?p a schema:Person ; skg:hIndex ?h ; schema:name ?n } ORDER BY DESC(?h) ?n LIMIT 1""")
@@ -138,14 +185,13 @@ def _example_person() -> str:
 
 @bp.get("/")
 def index() -> Response:
-    """The query page; ``?query=`` pre-fills the editor."""
+    """The query page; ``?query=`` fills the editor and runs the query."""
     person = _example_person()
     examples = [{"title": e.title, "query": e.text(person).lstrip("\n")} for e in EXAMPLES]
     query = request.args.get("query")
     downloads = {
         "results": [{"name": f.name, "label": f.label} for f in RESULT_FORMATS.values()],
-        "graph": [{"name": f.name, "label": f.label} for f in RDF_FORMATS.values()
-                  if f.name in ("turtle", "ntriples", "jsonld", "rdfxml")],
+        "graph": [{"name": f.name, "label": f.label} for f in RDF_FORMATS.values()],
     }
     paths = local_paths()
     body = render_template(
@@ -156,6 +202,8 @@ def index() -> Response:
         downloads=downloads,
         entity_path=(request.script_root + paths.base_path) if paths.base_path else "",
         prefixes=PREFIXES,
+        terms=vocabulary_terms(),
+        run=query is not None,
         endpoint=request.script_root + "/sparql",
     )
     response = Response(body, mimetype="text/html")

@@ -83,6 +83,12 @@ def _settings() -> Settings:
     return current_app.config["KG_SETTINGS"]  # type: ignore[no-any-return]
 
 
+def _local_href(iri: str) -> str:
+    """Where this server shows ``iri`` (under a proxy's path prefix), else the IRI."""
+    path = local_paths().path_of(iri)
+    return request.script_root + path if path else iri
+
+
 def _service_url() -> str:
     return request.url_root + "reconcile"
 
@@ -759,7 +765,7 @@ def view() -> Response:
     if request.method == "OPTIONS":
         return _preflight()
     entity, _ = _known_entity()
-    return redirect(local_paths().href(entity), 303)  # type: ignore[return-value]
+    return redirect(_local_href(entity), 303)  # type: ignore[return-value]
 
 
 def _summary(entity: str, kind: str) -> tuple[str, str, list[str]]:
@@ -788,7 +794,7 @@ def preview() -> Response:
         f"<title>{e(name)}</title><style>body{{font:13px/1.35 system-ui,sans-serif;"
         "margin:6px;color:#222}h1{font-size:15px;margin:0 0 2px}p{margin:2px 0;color:#555}"
         "ul{margin:4px 0;padding-left:18px}a{color:#1a55a6}</style></head><body>"
-        f"<h1><a href=\"{e(local_paths().href(entity))}\" target=_blank rel=noopener>"
+        f"<h1><a href=\"{e(_local_href(entity))}\" target=_blank rel=noopener>"
         f"{e(name)}</a></h1><p>{e(TYPES[kind].name)}"
         + (f" · {e(description)}" if description else "") + "</p>"
         + (f"<ul>{items}</ul>" if items else "") + "</body></html>")

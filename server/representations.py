@@ -26,7 +26,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, has_request_context, request
 
 from kg.formats import RDF_FORMATS
 from server.errors import ApiError
@@ -77,9 +77,14 @@ def rdf_representation(name: str) -> Representation:
 
 
 HTML = Representation("html", "html", ("text/html", "application/xhtml+xml"), "HTML")
+#: JSON-LD, also for clients that ask for plain JSON (``Accept: application/json``): what
+#: they get is JSON, written as JSON-LD with the project's context (application/ld+json)
+JSONLD_FOR_JSON = Representation(
+    "jsonld", "jsonld", (*rdf_representation("jsonld").media_types, "application/json"),
+    rdf_representation("jsonld").label)
 #: an entity's representations in server preference order: ``*/*`` gets Turtle
 ENTITY_REPRESENTATIONS: tuple[Representation, ...] = (
-    rdf_representation("turtle"), HTML, rdf_representation("jsonld"),
+    rdf_representation("turtle"), HTML, JSONLD_FOR_JSON,
     rdf_representation("ntriples"), rdf_representation("rdfxml"))
 
 
@@ -103,9 +108,15 @@ def choose(reps: Sequence[Representation]) -> Representation:
     return offers[negotiate(list(offers))]
 
 
+def _rooted(path: str) -> str:
+    """An app-relative path as the client addresses it (below a proxy's path prefix)."""
+    return request.script_root + path if has_request_context() else path
+
+
 def alternates(path: str, reps: Sequence[Representation]) -> list[dict[str, str]]:
     """Every representation of the resource at ``path`` as a link (href, type, label)."""
-    return [{"href": f"{path}.{r.extension}", "media_type": r.media_type, "label": r.label,
+    root = _rooted(path)
+    return [{"href": f"{root}.{r.extension}", "media_type": r.media_type, "label": r.label,
              "extension": r.extension} for r in reps]
 
 
@@ -117,7 +128,7 @@ def answer(body: str | bytes, rep: Representation, path: str,
     ``alternate_paths`` False: the alternatives have no URLs of their own (only Accept).
     """
     response = Response(body, mimetype=rep.media_type)
-    links = [f'<{path}>; rel="canonical"']
+    links = [f'<{_rooted(path)}>; rel="canonical"']
     if alternate_paths:
         links += [f'<{a["href"]}>; rel="alternate"; type="{a["media_type"]}"'
                   for a in alternates(path, reps)]
@@ -125,7 +136,7 @@ def answer(body: str | bytes, rep: Representation, path: str,
     if negotiated:
         response.vary.add("Accept")
         if alternate_paths:
-            response.headers["Content-Location"] = f"{path}.{rep.extension}"
+            response.headers["Content-Location"] = f"{_rooted(path)}.{rep.extension}"
     return response
 
 

@@ -73,6 +73,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ontology_dir", "", str,
             "Directory holding scholarkg.ttl and context.jsonld, served at /ns and "
             "/ns/context.jsonld; empty means the ontology/ folder shipped with scholarkg."),
+    # deployment behind reverse proxies
+    Setting("trusted_proxies", 0, int,
+            "Number of reverse proxies in front of the server whose X-Forwarded-For, -Proto, "
+            "-Host, -Port and -Prefix headers are believed (werkzeug's ProxyFix); every URL "
+            "the server writes then uses the public scheme, host and path prefix. 0 ignores "
+            "them (the right value when clients reach the server directly)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -142,6 +148,7 @@ class Settings:
     exports_dir: str = "exports"
     entity_path: str = ""
     ontology_dir: str = ""
+    trusted_proxies: int = 0
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod

@@ -211,7 +211,7 @@ def answer_query(text: str, params: MultiDict[str, str]) -> Response:
     fmt_param = params.get("format")
     if (request.method == "GET" and not fmt_param
             and prefers_html(request, "rdf" if form in ("construct", "describe") else "results")):
-        return redirect("/?" + urlencode({"query": text}), 303)  # type: ignore[return-value]
+        return redirect(request.script_root + "/?" + urlencode({"query": text}), 303)  # type: ignore[return-value]
     choices, refusals = _choices(form, fmt_param)
     runner = job_runner()
     etag = None
@@ -307,7 +307,7 @@ def serialize_ntriples(text: str, format_name: str, ontology_dir: str = "") -> b
 def answer_description(params: MultiDict[str, str]) -> Response:
     fmt_param = params.get("format")
     if not fmt_param and prefers_html(request, "rdf"):
-        return redirect("/", 303)  # type: ignore[return-value]
+        return redirect(request.script_root + "/", 303)  # type: ignore[return-value]
     choice = negotiate(request, "rdf", default="turtle", param=fmt_param)
     settings = _settings()
     text = description_ntriples(endpoint_iri(), settings, _stats())

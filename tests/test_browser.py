@@ -135,11 +135,44 @@ def requested_urls(driver: WebDriver) -> list[str]:
     return urls
 
 
+def editor_text(driver: WebDriver) -> str:
+    return str(driver.execute_script("return window.kgQueryEditor.getValue()"))
+
+
+def set_editor_text(driver: WebDriver, text: str) -> None:
+    wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#editor .cm-content"))
+    driver.execute_script("window.kgQueryEditor.setValue(arguments[0])", text)
+
+
+def type_at_end(driver: WebDriver, *keys: str) -> None:
+    content = driver.find_element(By.CSS_SELECTOR, "#editor .cm-content")
+    content.click()
+    content.send_keys(Keys.CONTROL, Keys.END)
+    content.send_keys(*keys)
+
+
+def forget_tabs_and_history(driver: WebDriver, server: Server) -> None:
+    """Clear what the query page keeps in local storage (after leaving it, which saves)."""
+    driver.get("about:blank")
+    driver.execute_cdp_cmd("Storage.clearDataForOrigin",
+                           {"origin": server.url, "storageTypes": "local_storage"})
+
+
+def click(driver: WebDriver, element: Any) -> None:
+    """Click an element after scrolling it to the middle (clear of the sticky header)."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    element.click()
+
+
+def press(driver: WebDriver, *keys: str) -> None:
+    """Keys to the focused element, as typed (no click that would close a popup)."""
+    driver.switch_to.active_element.send_keys(*keys)
+
+
 def run_query(driver: WebDriver, server: Server, query: str) -> None:
+    forget_tabs_and_history(driver, server)
     driver.get(server.url + "/")
-    editor = wait_for(driver, lambda d: d.find_element(By.ID, "query"))
-    editor.clear()
-    editor.send_keys(query)
+    set_editor_text(driver, query)
     driver.find_element(By.ID, "run").click()
     wait_for(driver, lambda d: d.find_element(By.ID, "status").text.endswith(" ms"))
 
@@ -187,9 +220,8 @@ def test_ctrl_enter_runs_and_capped_results_say_so(browser: WebDriver, server: S
     browser.get(server.url + "/")
     Select(browser.find_element(By.ID, "examples")).select_by_visible_text(
         "Metric history of a person")
-    editor = browser.find_element(By.ID, "query")
-    assert "schema:observationAbout" in editor.get_attribute("value")
-    editor.send_keys(Keys.CONTROL, Keys.ENTER)
+    assert "schema:observationAbout" in editor_text(browser)
+    type_at_end(browser, Keys.CONTROL, Keys.ENTER)
     wait_for(browser, lambda d: d.find_element(By.ID, "status").text.endswith(" ms"))
     assert len(table_rows(browser)) == 3  # cut at KG_RESULT_CAP=3
     capped = browser.find_element(By.ID, "capped")
@@ -199,11 +231,11 @@ def test_ctrl_enter_runs_and_capped_results_say_so(browser: WebDriver, server: S
 
 def test_tab_indents_in_the_editor(browser: WebDriver, server: Server) -> None:
     browser.get(server.url + "/")
-    editor = browser.find_element(By.ID, "query")
-    editor.clear()
-    editor.send_keys("a", Keys.TAB, "b")
-    assert editor.get_attribute("value") == "a  b"
-    assert browser.switch_to.active_element == editor
+    set_editor_text(browser, "")
+    type_at_end(browser, "a", Keys.TAB, "b")
+    assert editor_text(browser) == "  ab"
+    content = browser.find_element(By.CSS_SELECTOR, "#editor .cm-content")
+    assert browser.switch_to.active_element == content
 
 
 def test_query_errors_show_the_server_message(browser: WebDriver, server: Server) -> None:
@@ -226,28 +258,69 @@ def test_construct_results_render_as_triples(browser: WebDriver, server: Server)
     assert "Turtle" in formats and "N-Triples" in formats
 
 
-def test_prefilled_query_from_the_address(browser: WebDriver, server: Server) -> None:
+def test_a_query_link_runs_the_query(browser: WebDriver, server: Server) -> None:
+    forget_tabs_and_history(browser, server)
+    browser.get(server.url + "/")  # a first visit: one tab, the first example
+    wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#tabs .tab-title"))
     browser.get(server.url + "/?query=" + quote("ASK { ?s ?p ?o }"))
-    assert browser.find_element(By.ID, "query").get_attribute("value") == "ASK { ?s ?p ?o }"
-    browser.find_element(By.ID, "run").click()
+    # no click: the link runs what it names, in a tab of its own
     wait_for(browser, lambda d: d.find_element(By.ID, "status").text.endswith(" ms"))
+    assert editor_text(browser) == "ASK { ?s ?p ?o }"
     assert browser.find_element(By.CSS_SELECTOR, "#results .boolean").text == "true"
+    tabs = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "#tabs .tab-title")]
+    assert tabs == ["Query 1", "Query 2"]
+    active = browser.find_element(By.CSS_SELECTOR, "#tabs .tab.active .tab-title")
+    assert active.text == "Query 2"
+    # the first tab still holds the page's first example; the history has the run query
+    browser.find_element(By.XPATH, "//button[text()='Query 1']").click()
+    assert "schema:Person" in editor_text(browser)
+    history = [o.text for o in Select(browser.find_element(By.ID, "history")).options]
+    assert len(history) == 2 and history[1].endswith("ASK { ?s ?p ?o }")
 
 
 def test_person_page_draws_the_charts(browser: WebDriver, server: Server) -> None:
     browser.get(f"{server.url}/id/{YUZHEN}")
     charts = browser.find_elements(By.CSS_SELECTOR, "svg.line-chart")
-    assert len(charts) == 5
+    assert len(charts) == 4  # the AI score, observed once, is a value with its date
     h_index = browser.find_element(By.CSS_SELECTOR, 'figure[data-metric="hIndex"] svg')
     points = h_index.find_elements(By.CSS_SELECTOR, "circle.point")
     assert [p.get_attribute("data-value") for p in points] == ["7", "9"]
     # drawn and visible: real size on screen, the later (higher) point above the earlier one
     assert h_index.size["width"] > 200
     assert points[1].location["y"] < points[0].location["y"]
-    single = browser.find_elements(By.CSS_SELECTOR, 'figure[data-metric="aiScore"] circle.point')
-    assert len(single) == 1 and single[0].is_displayed()
+    single = browser.find_element(By.CSS_SELECTOR, '.observed-once [data-metric="aiScore"]')
+    assert single.is_displayed() and "41" in single.text and "2026-11-21" in single.text
     screenshot(browser, "person")
-    screenshot(browser, "person-narrow", width=390)
+
+
+def test_person_page_reads_on_a_phone(browser: WebDriver, server: Server) -> None:
+    browser.get(f"{server.url}/id/{YUZHEN}")
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+    try:
+        overflow = browser.execute_script("""
+          const width = document.documentElement.clientWidth;
+          const wide = [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > width + 1 && !e.closest('.table-wrap'))
+            .map(e => e.tagName + '.' + e.className);
+          const scrolled = [...document.querySelectorAll('.table-wrap')]
+            .filter(w => w.scrollWidth > w.clientWidth + 1).map(w => w.firstElementChild.className);
+          return [width, document.documentElement.scrollWidth, wide, scrolled];""")
+        width, page_width, wide, scrolled = overflow
+        assert width == 390 and page_width == 390  # no sideways scrolling of the page
+        assert wide == [] and scrolled == []  # nothing sticks out, no table scrolls sideways
+        # the papers read as blocks: a title takes most of the width
+        title = browser.find_element(By.CSS_SELECTOR, "table.papers a.paper-title")
+        assert title.size["width"] > 200
+        chart = browser.find_element(By.CSS_SELECTOR, 'figure[data-metric="hIndex"] svg')
+        assert 250 < chart.size["width"] <= 390
+        height = browser.execute_script("return document.documentElement.scrollHeight")
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": 390, "height": min(int(height), 4000), "deviceScaleFactor": 1,
+            "mobile": True})
+        browser.save_screenshot(str(SCREENSHOTS / "person-phone.png"))
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 def test_pages_render_titles_as_text(browser: WebDriver, server: Server) -> None:
@@ -276,6 +349,7 @@ def test_no_request_leaves_localhost(browser: WebDriver, server: Server) -> None
     urls = requested_urls(browser)
     assert any(u.endswith("/sparql") for u in urls)
     assert any(u.endswith("/static/style.css") for u in urls)
+    assert any(u.endswith("/static/editor/editor.js") for u in urls)
     for url in urls:
         parts = urlsplit(url)
         assert parts.scheme in ("http", "data", "about", "blob"), url
@@ -283,3 +357,131 @@ def test_no_request_leaves_localhost(browser: WebDriver, server: Server) -> None
             assert parts.hostname == "127.0.0.1" and parts.port == server.server.server_port, url
     hosts = {host for host, _ in server.requests}
     assert hosts == {f"127.0.0.1:{server.server.server_port}"}
+
+
+# ---------------------------------------------------------------- the SPARQL editor
+
+SAMPLE_DUMP = Path(__file__).parent.parent / "exports"
+
+
+@pytest.fixture(scope="module")
+def sample_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, int]]:
+    """The bundled sample (the committed N-Quads dump) with no result cap, and the number
+    of triples in its default graph."""
+    from kg.store import KnowledgeStore
+
+    dump = sorted(SAMPLE_DUMP.glob("scholarkg-*.nq.gz"))[-1]
+    store = KnowledgeStore.open(None)
+    store.load_nquads(gzip.decompress(dump.read_bytes()).decode("utf-8"))
+    triples = store.count_quads(None)
+    running = Server(make_app(tmp_path_factory.mktemp("exports"), store=store))
+    yield running, triples
+    running.stop()
+
+
+def test_the_editor_highlights_sparql(browser: WebDriver, server: Server) -> None:
+    browser.get(server.url + "/")
+    set_editor_text(browser, "PREFIX schema: <https://schema.org/>\n"
+                             "SELECT ?name WHERE { ?s schema:name ?name . FILTER(?name != 'x') }")
+    keywords = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#editor .tok-keyword")]
+    variables = [e.text for e in browser.find_elements(By.CSS_SELECTOR,
+                                                        "#editor .tok-variableName")]
+    strings = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#editor .tok-string")]
+    assert {"PREFIX", "SELECT", "WHERE", "FILTER"} <= set(keywords)
+    assert "?name" in variables and "'x'" in strings
+    colour = browser.execute_script(
+        "return [getComputedStyle(document.querySelector('#editor .tok-keyword')).color,"
+        " getComputedStyle(document.querySelector('#editor .tok-variableName')).color,"
+        " getComputedStyle(document.querySelector('#editor .cm-line')).color]")
+    assert len(set(colour)) == 3  # keywords, variables and plain text look different
+
+
+def completion_options(driver: WebDriver) -> list[str]:
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".cm-tooltip-autocomplete li"))
+    return [e.text for e in driver.find_elements(
+        By.CSS_SELECTOR, ".cm-tooltip-autocomplete li .cm-completionLabel")]
+
+
+def test_the_editor_completes_a_prefix_and_a_property(browser: WebDriver,
+                                                      server: Server) -> None:
+    browser.get(server.url + "/")
+    set_editor_text(browser, "SELECT ?s ?h WHERE {\n  ?s ")
+    type_at_end(browser, "sk")
+    options = completion_options(browser)
+    assert options[0].startswith("skg:"), options
+    press(browser, Keys.ENTER)
+    assert editor_text(browser).endswith("?s skg:")
+    press(browser, "hInd")
+    options = completion_options(browser)
+    assert any(o.startswith("skg:hIndex") for o in options), options
+    screenshot(browser, "query-completion")
+    press(browser, Keys.ENTER)
+    text = editor_text(browser)
+    # the completed name brought its PREFIX declaration along
+    assert text == ("PREFIX skg: <https://w3id.org/scholarkg/ns#>\n"
+                    "SELECT ?s ?h WHERE {\n  ?s skg:hIndex")
+    # a class from the data model's shapes, with its prefix declared by hand
+    set_editor_text(browser, "PREFIX schema: <https://schema.org/>\nSELECT * { ?s a ")
+    type_at_end(browser, "schema:Scholarly")
+    assert "schema:ScholarlyArticle" in completion_options(browser)
+    # "PREFIX sch" offers whole declarations
+    set_editor_text(browser, "")
+    type_at_end(browser, "PREFIX prov")
+    completion_options(browser)
+    press(browser, Keys.ENTER)
+    assert editor_text(browser) == "PREFIX prov: <http://www.w3.org/ns/prov#>"
+
+
+def test_a_syntax_error_is_marked_at_its_position(browser: WebDriver, server: Server) -> None:
+    run_query(browser, server, "PREFIX schema: <https://schema.org/>\n"
+                               "SELECT ?s WHERE {\n  ?s schema:name ?n ;\n     ex:p ?o\n}")
+    error = browser.find_element(By.ID, "error")
+    assert "line 4, column 6: prefix `ex:` is not declared" in error.text
+    assert "  4 |      ex:p ?o\n    |      ^" in error.text
+    mark = wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR,
+                                                      "#editor .cm-lintRange-error"))
+    assert mark.text == "ex:p"
+    lines = browser.find_elements(By.CSS_SELECTOR, "#editor .cm-line")
+    assert "cm-lintRange-error" in lines[3].get_attribute("innerHTML")
+    screenshot(browser, "query-error-mark")
+    # editing the text takes the mark away
+    type_at_end(browser, " ")
+    wait_for(browser, lambda d: not d.find_elements(By.CSS_SELECTOR,
+                                                    "#editor .cm-lintRange-error"))
+
+
+def test_a_large_result_is_paged_and_sorted(browser: WebDriver,
+                                            sample_server: tuple[Server, int]) -> None:
+    running, triples = sample_server
+    assert triples > 100  # the bundled sample's default graph (386 triples when written)
+    run_query(browser, running, "SELECT ?s ?p ?o WHERE { ?s ?p ?o }")
+    assert browser.find_element(By.ID, "status").text.startswith(f"{triples} rows in ")
+    assert len(table_rows(browser)) == 50
+    info = browser.find_element(By.ID, "page-info")
+    pages = -(-triples // 50)
+    assert info.text == f"Rows 1–50 of {triples} · page 1 of {pages}"
+    click(browser, browser.find_element(By.ID, "page-next"))
+    assert info.text.startswith("Rows 51–100 of ")
+    numbers = browser.find_elements(By.CSS_SELECTOR, "#results tbody td.rownum")
+    assert numbers[0].text == "51"
+    for _ in range(pages - 2):
+        click(browser, browser.find_element(By.ID, "page-next"))
+    assert len(table_rows(browser)) == triples - 50 * (pages - 1)
+    assert not browser.find_element(By.ID, "page-next").is_enabled()
+    # sorting by a column orders every row, then shows the first page again
+    click(browser, browser.find_element(By.XPATH, "//th/button[text()='p']"))
+    assert info.text.startswith("Rows 1–50 of ")
+    column = [row[1] for row in table_rows(browser)]
+    assert column == sorted(column)
+    click(browser, browser.find_element(By.XPATH, "//th/button[starts-with(text(), 'p')]"))
+    descending = [row[1] for row in table_rows(browser)]
+    assert descending == sorted(descending, reverse=True) and descending != column
+    Select(browser.find_element(By.ID, "page-size")).select_by_visible_text("500")
+    assert len(table_rows(browser)) == triples
+    assert info.text == f"Rows 1–{triples} of {triples} · page 1 of 1"
+    assert not browser.find_element(By.ID, "page-next").is_enabled()
+    Select(browser.find_element(By.ID, "page-size")).select_by_visible_text("50")
+    screenshot(browser, "query-paged")
+    # every download format is offered
+    formats = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#downloads a")]
+    assert formats == ["SPARQL JSON", "SPARQL XML", "CSV", "TSV"]

@@ -132,10 +132,27 @@ def test_unacceptable_accept_is_406_listing_the_offers(client: FlaskClient) -> N
 
 
 def test_406_has_the_one_error_shape(client: FlaskClient) -> None:
-    r = client.get(f"/id/{YUZHEN}", headers={"Accept": "application/json;q=0.1, image/png"})
-    # application/json is not an offer for entities, but the error body can be JSON
+    r = client.get(f"/id/{YUZHEN}", headers={"Accept": "image/png"})
     assert r.status_code == 406
-    assert r.get_json()["error"]["status"] == 406
+    assert r.get_data(as_text=True).startswith("406 Not Acceptable: ")
+
+
+@pytest.mark.parametrize("accept", ["application/json",
+                                    "application/json, text/plain;q=0.5",
+                                    "application/json;q=0.9, image/png"])
+def test_plain_json_is_answered_with_json_ld(client: FlaskClient, accept: str) -> None:
+    r = client.get(f"/id/{YUZHEN}", headers={"Accept": accept})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert r.mimetype == "application/ld+json"
+    assert r.headers["Content-Location"] == f"/id/{YUZHEN}.jsonld"
+    assert "Accept" in r.headers["Vary"]
+    document = r.get_json()
+    assert "@context" in document
+    graph = parse(r.data, "application/ld+json")
+    assert (URIRef(BASE + YUZHEN), URIRef(SCHEMA + "name"), Literal("Yuzhen Huang")) in graph
+    # a client that prefers Turtle or a page still gets it
+    assert client.get(f"/id/{YUZHEN}", headers={
+        "Accept": "text/turtle, application/json;q=0.5"}).mimetype == "text/turtle"
 
 
 @pytest.mark.parametrize("path", [

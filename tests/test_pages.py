@@ -7,6 +7,7 @@ page's numbers are the SPARQL counts.
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from pathlib import Path
@@ -85,7 +86,7 @@ def test_person_page_shows_the_profile(client: FlaskClient) -> None:
 def test_person_page_charts_every_metric_with_its_points(client: FlaskClient) -> None:
     _, doc = page(client, f"/id/{YUZHEN}")
     charts = doc.find_all("svg", class_="line-chart")
-    assert len(charts) == 5  # h-index, papers, citations, novelty, AI score
+    assert len(charts) == 4  # h-index, papers, citations, novelty: the AI score has one value
     points = [e for e in doc.elements if e.tag == "circle" and "point" in e.classes]
     by_metric: dict[str, list[tuple[str, str]]] = {}
     metric = None
@@ -95,13 +96,45 @@ def test_person_page_charts_every_metric_with_its_points(client: FlaskClient) ->
         if e.tag == "circle" and "point" in e.classes:
             assert metric is not None
             by_metric.setdefault(metric, []).append((e.attrs["data-date"], e.attrs["data-value"]))
-    assert len(points) == 9
+    assert len(points) == 8
     assert by_metric["hIndex"] == [("2026-10-01", "7"), ("2026-11-21", "9")]
     assert by_metric["citationCount"] == [("2026-10-01", "1490"), ("2026-11-21", "1679")]
-    # one observation still draws: one point, no line
-    assert by_metric["aiScore"] == [("2026-11-21", "41")]
-    assert [c.attrs["data-points"] for c in charts] == ["2", "2", "2", "2", "1"]
+    # one observation is no chart: a value with its date
+    assert "aiScore" not in by_metric
+    single = doc.find("dl", class_="observed-once")
+    assert single is not None and "AI score" in single.text
+    assert "41" in single.text and "as of 2026-11-21" in single.text
+    assert [c.attrs["data-points"] for c in charts] == ["2", "2", "2", "2"]
     assert len(doc.find_all("polyline", class_="line")) == 4
+
+
+def test_integer_metrics_get_whole_number_ticks(client: FlaskClient) -> None:
+    _, doc = page(client, f"/id/{YUZHEN}")
+    ticks: dict[str, list[str]] = {}
+    metric = None
+    for e in doc.elements:
+        if e.tag == "figure" and "chart" in e.classes:
+            metric = e.attrs["data-metric"]
+        if e.tag == "text" and "tick" in e.classes and e.attrs.get("text-anchor") == "end" \
+                and not re.fullmatch(r"\d{4}-\d\d-\d\d", e.text):
+            assert metric is not None
+            ticks.setdefault(metric, []).append(e.text)
+    assert ticks["hIndex"] == ["0", "2", "4", "6", "8", "10"]
+    for metric in ("hIndex", "paperCount", "citationCount"):
+        assert all(re.fullmatch(r"[\d,]+", t) for t in ticks[metric]), ticks[metric]
+
+
+def test_a_person_with_single_observations_has_no_charts(tmp_path: Path) -> None:
+    # the bundled sample: one snapshot, so one observation of every metric
+    store = KnowledgeStore.open(None)
+    dump = sorted((Path(__file__).parent.parent / "exports").glob("scholarkg-*.nq.gz"))[-1]
+    store.load_nquads(gzip.decompress(dump.read_bytes()).decode("utf-8"))
+    client = make_app(tmp_path, store=store).test_client()
+    html, doc = page(client, "/id/person/mei-tanaka")
+    assert doc.find_all("svg", class_="line-chart") == []
+    values = doc.find("dl", class_="observed-once")
+    assert "H-index" in values.text and "as of 2026-11-21" in values.text
+    assert "charts appear when a later snapshot adds a value" in html
 
 
 def test_person_page_lists_papers_coauthors_and_provenance(client: FlaskClient) -> None:
@@ -324,6 +357,29 @@ def test_query_page_offers_the_examples(client: FlaskClient) -> None:
     assert "/static/query.js" in [e.attrs.get("src") for e in doc.find_all("script")]
 
 
+def test_query_page_carries_the_editor_and_its_vocabulary(client: FlaskClient) -> None:
+    _, doc = page(client, "/")
+    scripts = [e.attrs.get("src") for e in doc.find_all("script")]
+    assert "/static/editor/editor.js" in scripts
+    assert doc.find("form", id="query-form").attrs["data-run"] == ""
+    terms = {t["iri"]: t["kind"] for t in json.loads(doc.find("script", id="kg-terms").text)}
+    assert terms["https://schema.org/ScholarlyArticle"] == "class"
+    assert terms["https://schema.org/observationAbout"] == "property"
+    assert terms["https://w3id.org/scholarkg/ns#Authorship"] == "class"
+    assert terms["https://w3id.org/scholarkg/ns#hIndex"] == "property"
+    # the bundle is served from here, with the licences of what it holds
+    bundle = client.get("/static/editor/editor.js")
+    assert bundle.status_code == 200 and b"cm-editor" in bundle.data
+    bundle.close()
+    licences = (Path(__file__).parent.parent / "server" / "static" / "editor"
+                / "THIRD_PARTY_LICENSES").read_text(encoding="utf-8")
+    for package in ("@codemirror/view", "codemirror-lang-sparql", "@lezer/lr"):
+        assert f"\n{package} " in licences, package
+    # a ?query= link asks the page to run it
+    _, doc = page(client, "/?query=ASK%20%7B%7D")
+    assert doc.find("form", id="query-form").attrs["data-run"] == "yes"
+
+
 def test_every_example_query_answers_on_the_test_graph(client: FlaskClient,
                                                        store: KnowledgeStore) -> None:
     _, doc = page(client, "/")
@@ -331,3 +387,15 @@ def test_every_example_query_answers_on_the_test_graph(client: FlaskClient,
         result = store.query(example["query"])
         found = list(result.rows()) if result.kind == "select" else list(result.triples())
         assert found, example["title"]
+
+
+def test_the_paper_score_is_explained(client: FlaskClient) -> None:
+    html, doc = page(client, f"/id/{SCRIPT_PAPER}")
+    badge = doc.find("span", class_="score")
+    assert badge.text == "score 92.3" and "source profile" in badge.attrs["title"]
+    note = doc.find("p", class_="score-note")
+    assert "prints beside this paper" in note.text and "does not compute" in note.text
+    assert 'href="/ns#paperScore"' in html
+    # a paper without a score says nothing about one
+    other, _ = page(client, f"/id/{SHARED_PAPER}")
+    assert "score-note" not in other

@@ -1,18 +1,28 @@
-// The query page: a small editor, example queries, and results rendered as a table.
-// Every value from the server reaches the page through textContent (never innerHTML),
-// and the only requests made are to this server's SPARQL endpoint.
+// The query page: a SPARQL editor (CodeMirror 6, static/editor/editor.js) in tabs,
+// example queries, a history of the queries run here, and results as a table with
+// sorting and paging. Every value from the server reaches the page through textContent
+// (never innerHTML), and the only requests made are to this server's SPARQL endpoint.
 (function () {
   "use strict";
 
   var form = document.getElementById("query-form");
-  var editor = document.getElementById("query");
+  var textarea = document.getElementById("query");
+  var editorBox = document.getElementById("editor");
   var runButton = document.getElementById("run");
   var examplesSelect = document.getElementById("examples");
+  var historySelect = document.getElementById("history");
+  var tabsBar = document.getElementById("tabs");
+  var newTabButton = document.getElementById("new-tab");
   var statusBox = document.getElementById("status");
   var cappedBox = document.getElementById("capped");
   var errorBox = document.getElementById("error");
   var resultsBox = document.getElementById("results");
   var downloadsBox = document.getElementById("downloads");
+  var pager = document.getElementById("pager");
+  var pageInfo = document.getElementById("page-info");
+  var pagePrev = document.getElementById("page-prev");
+  var pageNext = document.getElementById("page-next");
+  var pageSizeSelect = document.getElementById("page-size");
 
   var endpoint = form.dataset.endpoint;
   var baseIri = form.dataset.baseIri;
@@ -20,41 +30,186 @@
   var examples = readJson("kg-examples");
   var downloads = readJson("kg-downloads");
   var prefixes = readJson("kg-prefixes");
+  var terms = readJson("kg-terms");
   var XSD = "http://www.w3.org/2001/XMLSchema#";
   var NUMERIC = ["integer", "decimal", "double", "float", "int", "long", "short",
                  "nonNegativeInteger", "positiveInteger"];
+  var TABS_KEY = "kg-query-tabs";
+  var HISTORY_KEY = "kg-query-history";
+  var HISTORY_SIZE = 25;
 
   function readJson(id) {
     return JSON.parse(document.getElementById(id).textContent);
   }
 
+  function load(key, fallback) {
+    try {
+      var value = JSON.parse(window.localStorage.getItem(key));
+      return value === null ? fallback : value;
+    } catch (e) {
+      return fallback;
+    }
+  }
+
+  function save(key, value) {
+    try {
+      window.localStorage.setItem(key, JSON.stringify(value));
+    } catch (e) { /* storage full or off: the page works without it */ }
+  }
+
   // ------------------------------------------------------------------ the editor
 
-  var releaseTab = false;  // after Escape, Tab moves focus as usual (keyboard users)
+  // CodeMirror when its bundle loaded; the plain textarea otherwise
+  var editor = window.KgEditor ? codeEditor() : textareaEditor();
 
-  editor.addEventListener("keydown", function (event) {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-      event.preventDefault();
-      run();
-      return;
+  function codeEditor() {
+    textarea.hidden = true;
+    return window.KgEditor.create(editorBox, {
+      doc: textarea.value, prefixes: prefixes, terms: terms, onRun: run
+    });
+  }
+
+  function textareaEditor() {
+    editorBox.hidden = true;
+    textarea.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        run();
+      }
+    });
+    return {
+      getValue: function () { return textarea.value; },
+      setValue: function (text) { textarea.value = text; },
+      focus: function () { textarea.focus(); },
+      markError: function () { return false; },
+      clearError: function () {}
+    };
+  }
+
+  // ------------------------------------------------------------------ tabs and history
+
+  var tabs = load(TABS_KEY, null);
+  if (!tabs || !Array.isArray(tabs.list) || !tabs.list.length) {
+    tabs = { list: [{ title: "Query 1", text: textarea.value }], active: 0 };
+  }
+  tabs.active = Math.min(Math.max(Number(tabs.active) || 0, 0), tabs.list.length - 1);
+  var linked = form.dataset.run === "yes";
+  if (linked) {
+    // a ?query= link opens in a tab of its own (or the tab already holding it)
+    var at = tabs.list.map(function (t) { return t.text; }).indexOf(textarea.value);
+    if (at === -1) {
+      tabs.list.push({ title: nextTitle(), text: textarea.value });
+      at = tabs.list.length - 1;
     }
-    if (event.key === "Escape") {
-      releaseTab = true;
-      return;
+    tabs.active = at;
+  }
+  editor.setValue(tabs.list[tabs.active].text);
+
+  function nextTitle() {
+    var n = 1;
+    var titles = tabs.list.map(function (t) { return t.title; });
+    while (titles.indexOf("Query " + n) !== -1) { n++; }
+    return "Query " + n;
+  }
+
+  function storeTabs() {
+    tabs.list[tabs.active].text = editor.getValue();
+    save(TABS_KEY, tabs);
+  }
+
+  function selectTab(index) {
+    tabs.list[tabs.active].text = editor.getValue();
+    tabs.active = index;
+    editor.setValue(tabs.list[index].text);
+    editor.clearError();
+    storeTabs();
+    renderTabs();
+    editor.focus();
+  }
+
+  function closeTab(index) {
+    tabs.list[tabs.active].text = editor.getValue();
+    tabs.list.splice(index, 1);
+    if (tabs.active >= index && tabs.active > 0) { tabs.active--; }
+    editor.setValue(tabs.list[tabs.active].text);
+    storeTabs();
+    renderTabs();
+  }
+
+  function renderTabs() {
+    Array.prototype.slice.call(tabsBar.querySelectorAll(".tab")).forEach(function (node) {
+      tabsBar.removeChild(node);
+    });
+    tabs.list.forEach(function (tab, index) {
+      var wrap = el("span", "tab" + (index === tabs.active ? " active" : ""));
+      var button = el("button", "tab-title", tab.title);
+      button.type = "button";
+      button.setAttribute("role", "tab");
+      button.setAttribute("aria-selected", index === tabs.active ? "true" : "false");
+      button.addEventListener("click", function () { selectTab(index); });
+      wrap.appendChild(button);
+      if (tabs.list.length > 1) {
+        var close = el("button", "tab-close", "×");
+        close.type = "button";
+        close.title = "Close " + tab.title;
+        close.setAttribute("aria-label", "Close " + tab.title);
+        close.addEventListener("click", function () { closeTab(index); });
+        wrap.appendChild(close);
+      }
+      tabsBar.insertBefore(wrap, newTabButton);
+    });
+  }
+
+  newTabButton.addEventListener("click", function () {
+    tabs.list[tabs.active].text = editor.getValue();
+    tabs.list.push({ title: nextTitle(), text: examples[0] ? examples[0].query : "" });
+    selectTab(tabs.list.length - 1);
+  });
+
+  window.addEventListener("beforeunload", storeTabs);
+
+  function summary(text) {
+    var lines = text.split("\n").filter(function (line) {
+      return line.trim() && !/^\s*(PREFIX|BASE|#)/i.test(line);
+    });
+    var first = (lines[0] || text).trim().replace(/\s+/g, " ");
+    return first.length > 70 ? first.slice(0, 69) + "…" : first;
+  }
+
+  function renderHistory() {
+    var entries = load(HISTORY_KEY, []);
+    while (historySelect.options.length > 1) { historySelect.remove(1); }
+    entries.forEach(function (entry, index) {
+      var option = el("option", null, entry.when + " · " + summary(entry.text));
+      option.value = String(index);
+      historySelect.appendChild(option);
+    });
+  }
+
+  function remember(text) {
+    var entries = load(HISTORY_KEY, []).filter(function (e) { return e.text !== text; });
+    var now = new Date();
+    var when = now.toISOString().slice(0, 10) + " " + now.toTimeString().slice(0, 5);
+    entries.unshift({ text: text, when: when });
+    save(HISTORY_KEY, entries.slice(0, HISTORY_SIZE));
+    renderHistory();
+  }
+
+  historySelect.addEventListener("change", function () {
+    var entry = load(HISTORY_KEY, [])[Number(historySelect.value)];
+    if (historySelect.value !== "" && entry) {
+      editor.setValue(entry.text);
+      storeTabs();
+      editor.focus();
     }
-    if (event.key === "Tab" && !releaseTab && !event.shiftKey && !event.altKey &&
-        !event.ctrlKey && !event.metaKey) {
-      event.preventDefault();
-      editor.setRangeText("  ", editor.selectionStart, editor.selectionEnd, "end");
-      return;
-    }
-    releaseTab = false;
+    historySelect.value = "";
   });
 
   examplesSelect.addEventListener("change", function () {
     var example = examples[Number(examplesSelect.value)];
     if (examplesSelect.value !== "" && example) {
-      editor.value = example.query;
+      editor.setValue(example.query);
+      storeTabs();
       editor.focus();
     }
   });
@@ -88,13 +243,18 @@
     resultsBox.textContent = "";
     downloadsBox.textContent = "";
     downloadsBox.hidden = true;
+    pager.hidden = true;
+    table = null;
+    editor.clearError();
   }
 
   function run() {
-    var text = editor.value;
+    var text = editor.getValue();
     var kind = queryForm(text);
     var isGraph = kind === "CONSTRUCT" || kind === "DESCRIBE";
     clearResults();
+    storeTabs();
+    remember(text);
     statusBox.textContent = "Running…";
     runButton.disabled = true;
     var started = performance.now();
@@ -112,7 +272,9 @@
         var elapsed = Math.round(performance.now() - started);
         if (!response.ok) {
           statusBox.textContent = "HTTP " + response.status + " after " + elapsed + " ms";
-          show(errorBox, errorMessage(response, payload));
+          var message = errorMessage(response, payload);
+          show(errorBox, message);
+          markPosition(message);
           return;
         }
         var count = isGraph ? renderTriples(payload) : renderResults(payload);
@@ -147,6 +309,14 @@
       } catch (e) { /* not JSON after all */ }
     }
     return payload.trim() || ("HTTP " + response.status);
+  }
+
+  // "line 2, column 6: prefix `ex:` is not declared" -> a mark in the editor
+  function markPosition(message) {
+    var match = /line (\d+), column (\d+): ([^\n]*)/.exec(message);
+    if (match) {
+      editor.markError(Number(match[1]), Number(match[2]), match[3]);
+    }
   }
 
   // ------------------------------------------------------------------ rendering
@@ -219,24 +389,94 @@
               NUMERIC.indexOf(term.datatype.slice(XSD.length)) !== -1);
   }
 
+  // the table on screen: all its rows, the sort order and the page shown
+  var table = null;
+
   function renderTable(columns, rows) {
-    var table = el("table", "data results-table");
-    var head = table.createTHead().insertRow();
-    var corner = el("th", "rownum", "#");
-    head.appendChild(corner);
-    columns.forEach(function (name) { head.appendChild(el("th", null, name)); });
-    var tbody = table.createTBody();
-    rows.forEach(function (row, index) {
+    table = { columns: columns, rows: rows.slice(), order: null, descending: false, page: 0 };
+    drawTable();
+  }
+
+  function sortKey(term) {
+    if (!term) { return null; }
+    if (isNumeric(term)) { return Number(term.value); }
+    return term.value;
+  }
+
+  function compareTerms(a, b) {
+    var x = sortKey(a);
+    var y = sortKey(b);
+    if (x === null || y === null) { return x === y ? 0 : (x === null ? 1 : -1); }
+    if (typeof x === "number" && typeof y === "number") { return x - y; }
+    return String(x).localeCompare(String(y), undefined, { numeric: true });
+  }
+
+  function sortBy(name) {
+    table.descending = table.order === name ? !table.descending : false;
+    table.order = name;
+    table.rows.sort(function (a, b) {
+      var c = compareTerms(a[name], b[name]);
+      return table.descending ? -c : c;
+    });
+    table.page = 0;
+    drawTable();
+  }
+
+  function pageSize() {
+    return Number(pageSizeSelect.value) || 50;
+  }
+
+  function drawTable() {
+    resultsBox.textContent = "";
+    var size = pageSize();
+    var pages = Math.max(1, Math.ceil(table.rows.length / size));
+    table.page = Math.min(table.page, pages - 1);
+    var first = table.page * size;
+    var shown = table.rows.slice(first, first + size);
+    var node = el("table", "data results-table");
+    var head = node.createTHead().insertRow();
+    head.appendChild(el("th", "rownum", "#"));
+    table.columns.forEach(function (name) {
+      var th = el("th");
+      var button = el("button", "sort", name);
+      button.type = "button";
+      button.title = "Sort by " + name;
+      if (table.order === name) {
+        th.setAttribute("aria-sort", table.descending ? "descending" : "ascending");
+        button.appendChild(el("span", "arrow", table.descending ? " ▼" : " ▲"));
+      }
+      button.addEventListener("click", function () { sortBy(name); });
+      th.appendChild(button);
+      head.appendChild(th);
+    });
+    var tbody = node.createTBody();
+    shown.forEach(function (row, index) {
       var tr = tbody.insertRow();
-      tr.appendChild(el("td", "rownum", String(index + 1)));
-      columns.forEach(function (name) {
+      tr.appendChild(el("td", "rownum", String(first + index + 1)));
+      table.columns.forEach(function (name) {
         var td = el("td", isNumeric(row[name]) ? "num" : null);
         td.appendChild(termNode(row[name]));
         tr.appendChild(td);
       });
     });
-    resultsBox.appendChild(table);
+    resultsBox.appendChild(node);
+    // shown while a smaller page size could split the rows (so a larger one can be undone)
+    pager.hidden = table.rows.length <= Number(pageSizeSelect.options[0].value);
+    pageInfo.textContent = "Rows " + (first + 1) + "–" + (first + shown.length) + " of " +
+      table.rows.length + " · page " + (table.page + 1) + " of " + pages;
+    pagePrev.disabled = table.page === 0;
+    pageNext.disabled = table.page >= pages - 1;
   }
+
+  pagePrev.addEventListener("click", function () {
+    if (table && table.page > 0) { table.page--; drawTable(); }
+  });
+  pageNext.addEventListener("click", function () {
+    if (table) { table.page++; drawTable(); }
+  });
+  pageSizeSelect.addEventListener("change", function () {
+    if (table) { table.page = 0; drawTable(); }
+  });
 
   function plural(n, word) {
     return n + " " + word + (n === 1 ? "" : "s");
@@ -324,5 +564,15 @@
       out.push({ subject: terms[0], predicate: terms[1], object: terms[2] });
     });
     return out;
+  }
+
+  // ------------------------------------------------------------------ start
+
+  window.kgQueryEditor = editor;  // getValue/setValue for scripts driving the page
+
+  renderTabs();
+  renderHistory();
+  if (linked) {
+    run();  // a ?query= link runs what it names
   }
 })();
