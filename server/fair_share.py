@@ -196,7 +196,7 @@ class FairShare:
         #: called with "budget" or "running" for each refusal (metrics)
         self.on_refusal: Any = None
 
-    def _refuse(self, reason: str, key: str, message: str, retry_after: int) -> ApiError:
+    def _refuse(self, reason: str, message: str, retry_after: int) -> ApiError:
         if self.on_refusal is not None:
             self.on_refusal(reason)
         return ApiError(429, message, headers={"Retry-After": str(retry_after)})
@@ -212,14 +212,14 @@ class FairShare:
                 if not starts:
                     del self._running[key]
                 raise self._refuse(
-                    "budget", key,
+                    "budget",
                     f"client {key} has used its share of query time: "
                     f"KG_CLIENT_QUERY_BUDGET_S allows {self.budget:g} s of query time per "
                     f"{self.window:g} s (KG_CLIENT_QUERY_WINDOW_S), and the queries it sent "
                     f"took {self.budget - available:.1f} s; try again in {wait} s", wait)
             if len(starts) >= self.max_running:
                 raise self._refuse(
-                    "running", key,
+                    "running",
                     f"client {key} already has {len(starts)} SPARQL "
                     f"{'query' if len(starts) == 1 else 'queries'} running in this server "
                     "process, the most one client may run at once (KG_QUERY_WORKERS - 1, at "
