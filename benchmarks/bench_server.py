@@ -193,16 +193,20 @@ class KeepAliveClient:
     once on a new connection.
     """
 
-    def __init__(self, host: str, port: int, timeout: float) -> None:
+    def __init__(self, host: str, port: int, timeout: float, source: str | None = None,
+                 ) -> None:
         self.address = (host, port)
         self.timeout = timeout
+        #: the client's own loopback address: each client is one client of a fair share
+        self.source = (source, 0) if source else None
         self._sock: socket.socket | None = None
         self._buf = bytearray()
         self._received = False
 
     def connect(self) -> None:
         self.close()
-        sock = socket.create_connection(self.address, timeout=self.timeout)
+        sock = socket.create_connection(self.address, timeout=self.timeout,
+                                        source_address=self.source)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock, self._buf = sock, bytearray()
 
@@ -376,7 +380,8 @@ def _client_process(spec: LoadSpec, barrier: Any, results: Any) -> None:
     """Body of a load-generator process: ``spec.threads`` keep-alive clients."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us
     n = len(spec.requests)
-    clients = [KeepAliveClient(HOST, spec.port, spec.timeout) for _ in range(spec.threads)]
+    clients = [KeepAliveClient(HOST, spec.port, spec.timeout, source=f"127.0.0.{n + 2}")
+               for n in range(spec.threads)]
     outcome: dict[str, Any] = {"error": None}
     go = threading.Event()
     window: dict[str, int] = {}

@@ -1,45 +1,43 @@
 """Load test: ``--clients`` concurrent clients for ``--seconds`` of mixed requests against
-``kg serve`` on a store of more than a million triples, while ``--runaway-clients`` more
-clients send queries that can only end by hitting the timeout.
+``kg serve`` at its default settings, while one more client sends a query that can only
+end by hitting the timeout every ``--runaway-every-s`` seconds.
 
 The store is built from ``--profiles`` generated profiles (``kg ingest``, ``kg export`` for
-the dumps; kept in ``--workdir`` for later runs). The server runs the way an operator would
-run it on this machine: ``--query-timeout-s`` 10 (legitimate queries fit under load with a
-wide margin; the slowest aggregation takes well under a second alone), and as many query
-executors per WSGI worker as request threads (``--query-workers`` defaults to
-``--threads``), so a request thread never waits for an executor: "server busy" cannot
-happen by design, and any one that appears is a fault.
+the dumps; kept in ``--workdir`` for later runs). The server runs with its defaults (2
+workers x 8 threads, 2 query executors per worker, fair share of 60 s of query time per
+client per minute) and ``--query-timeout-s`` 5. Every client connects from its own
+loopback address (127.0.0.2, 127.0.0.3, ...), so the server's fair share sees separate
+clients, as it would on a network.
 
 Request kinds of the mixed clients (weights in ``KINDS``):
 
-- ``point``: one person's name and metrics by IRI (SELECT);
+- ``point``: one person's name and metrics by IRI (SELECT), over up to 3,000 persons;
 - ``describe``: an entity's description as Turtle (its IRI, negotiated);
 - ``page``: a person's or a paper's HTML page (several queries each);
+- ``dataset``: the dataset page ``/dataset`` (counts, charts, top persons);
 - ``aggregation``: GROUP BY queries over papers, categories, authors;
 - ``dump``: a dump file (the small ones, and now and then a whole gzip'd dump).
 
-The runaway clients send, back to back, ``timeout`` queries that cannot finish: a cross
-join of the default graph with itself (~2.6e11 solutions), alternately sorted (the engine
-holds its input: memory grows by several hundred MB per second until the executor is
-killed) and counted (CPU only). Each one holds an executor and a CPU core until the
-deadline, so their share is bounded by the machine, not by a weight: with a 10 s timeout
-on 2 cores, one runaway in flight at any time is already half the machine (a few percent
-of all requests would need more cores than the machine has). They must be answered 503
-"query took longer than KG_QUERY_TIMEOUT_S", never earlier than the deadline.
+The runaway client sends ``timeout`` queries that cannot finish: a cross join of the
+default graph with itself (~2.6e11 solutions at 2,000 profiles), alternately sorted (the
+engine holds its input: memory grows by several hundred MB per second until the executor
+is killed) and counted (CPU only). They must be answered 503 "query took longer than
+KG_QUERY_TIMEOUT_S", not before the deadline and at most 2 s after it.
 
 Strict classification: for the mixed kinds only a 200 with a complete, well-formed body is
 expected (SPARQL JSON with rows, Turtle, an HTML page that ends, a dump of exactly the file's
-size); anything else, a 503 "server busy" or a timeout included, is unexpected. For
-``timeout`` anything but the timeout 503 is unexpected.
+size); anything else, a 503 "server busy", a 429 or a timeout included, is unexpected. For
+``timeout`` anything but the timeout 503 within the deadline + 2 s is unexpected.
 
 Reports, per kind, counts, statuses and latency percentiles (nearest rank, over every
-answer of the kind); requests per second; the server process tree's RSS at rest, its peak
-(sampled every 50 ms) with the largest single process and the web workers' share, and at
-rest again after the run; the CPU seconds used by the server tree, by the load generator
-and by everything else on the (shared) machine; and, after the run, whether the server is
-healthy, quiet (no query left running) and has exactly its executors again. Writes
-``benchmarks/out/load-test.json`` (``--out``); exit status 0 when nothing unexpected
-happened and every after-run check passed.
+answer of the kind); the time each runaway took to be stopped; requests per second; the
+server process tree's RSS (gunicorn master, workers and executors) at rest, its peak
+(sampled every 50 ms) against ``--rss-bound-mb`` when given, with the largest single
+process and the web workers' share, and at rest again after the run; the CPU seconds
+used by the server tree, by the load generator and by everything else on the (shared)
+machine; and, after the run, whether the server is healthy, quiet (no query left running)
+and has exactly its executors again. Writes ``benchmarks/out/load-test.json`` (``--out``);
+exit status 0 when nothing unexpected happened and every after-run check passed.
 
 Usage::
 
@@ -75,6 +73,7 @@ if str(ROOT) not in sys.path:
 from benchmarks import served_store  # noqa: E402
 from benchmarks.measure import MB, percentile, tree_processes, tree_rss  # noqa: E402
 from kg.store import KnowledgeStore  # noqa: E402
+from server.settings import Settings  # noqa: E402
 from tests.server_fixtures import ServerProcess  # noqa: E402
 
 OUT_DIR = BENCH_DIR / "out"
@@ -82,7 +81,7 @@ BASE = "https://w3id.org/scholarkg/id/"
 PREFIXES = ("PREFIX schema: <https://schema.org/>\n"
             "PREFIX skg: <https://w3id.org/scholarkg/ns#>\n")
 #: the mixed clients' request kinds and their weights
-KINDS = {"point": 30, "describe": 15, "page": 15, "aggregation": 15, "dump": 15}
+KINDS = {"point": 30, "describe": 15, "page": 15, "dataset": 5, "aggregation": 15, "dump": 15}
 AGGREGATIONS = (
     "SELECT ?c (COUNT(?x) AS ?n) WHERE { ?x a schema:ScholarlyArticle ; schema:about ?c } "
     "GROUP BY ?c ORDER BY DESC(?n)",
@@ -102,6 +101,8 @@ HOPELESS = {
     "counted": "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f }",
 }
 TIMEOUT_MESSAGE = "took longer than KG_QUERY_TIMEOUT_S"
+#: longest a runaway may take to be answered past its deadline
+STOP_MARGIN_S = 2.0
 BUSY_MESSAGE = "server busy"
 #: largest body kept to check it (SPARQL results, Turtle, pages); dumps are only counted
 KEEP_BODY = 16 * MB
@@ -141,8 +142,11 @@ def build(work: Path, profiles: int) -> tuple[Path, Path]:
 
 class Client:
     def __init__(self, server: ServerProcess, entities: dict[str, list[str]],
-                 dumps: dict[str, int], seed: int, timeout_s: float) -> None:
+                 dumps: dict[str, int], seed: int, timeout_s: float,
+                 source: str | None = None) -> None:
         self.server = server
+        #: the loopback address this client connects from (one fair-share client each)
+        self.source = source
         self.entities = entities
         self.dumps = dumps
         self.small_dumps = [name for name, size in dumps.items() if size < 2 * MB]
@@ -153,7 +157,9 @@ class Client:
 
     def request(self, method: str, path: str, *, body: bytes | None = None,
                 headers: dict[str, str] | None = None, keep: bool = True) -> Reply:
-        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=300)
+        conn = http.client.HTTPConnection(
+            "127.0.0.1", self.server.port, timeout=300,
+            source_address=(self.source, 0) if self.source else None)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             resp = conn.getresponse()
@@ -187,6 +193,8 @@ class Client:
                 accept = "text/turtle" if kind == "describe" else "text/html"
                 reply = self.request("GET", "/id/" + iri[len(BASE):],
                                      headers={"Accept": accept})
+            elif kind == "dataset":
+                reply = self.request("GET", "/dataset", headers={"Accept": "text/html"})
             elif kind == "aggregation":
                 number = rng.randrange(len(AGGREGATIONS))
                 variant = f"q{number + 1}"
@@ -218,6 +226,9 @@ class Client:
                 return f"expected the timeout 503, got {reply.status}: {text[:200]!r}"
             if seconds < self.timeout_s:
                 return f"answered as timed out after {seconds:.2f} s, before the deadline"
+            if seconds > self.timeout_s + STOP_MARGIN_S:
+                return (f"stopped after {seconds:.2f} s, more than {STOP_MARGIN_S:g} s after "
+                        f"the {self.timeout_s:g} s deadline")
             return ""
         if reply.status != 200:
             return f"{reply.status}: {text[:200]!r}"
@@ -357,6 +368,28 @@ def quiet_after(server: ServerProcess, wait_s: float = 3.0, window_s: float = 3.
             "window_s": window_s, "rss_mb": round(tree_rss(psutil.Process(server.proc.pid)) / MB)}
 
 
+def metric_sums(text: str) -> dict[str, float]:
+    """Counters of a /metrics scrape summed over their labels (``kg_http_requests_total``
+    over all endpoints and statuses, ...), and the requests by status.
+
+    >>> metric_sums('kg_x_total{a="1"} 2.0\\nkg_x_total{a="2"} 3.0\\n# HELP kg_x_total x\\n')
+    {'kg_x_total': 5.0}
+    """
+    sums: dict[str, float] = defaultdict(float)
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.rpartition(" ")
+        base = name.split("{", 1)[0]
+        if not base.endswith("_total"):
+            continue
+        sums[base] += float(value)
+        if base == "kg_http_requests_total" and 'status="' in name:
+            status = name.split('status="', 1)[1].split('"', 1)[0]
+            sums[f"kg_http_requests_total[{status}]"] += float(value)
+    return dict(sums)
+
+
 def run(args: argparse.Namespace) -> dict[str, object]:
     work = Path(args.workdir or tempfile.mkdtemp(prefix="kg-load-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -368,11 +401,17 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     dumps = {p.name: p.stat().st_size for p in sorted(exports.iterdir()) if p.is_file()}
     print(f"store: {quads} quads ({triples} in the default graph); {len(dumps)} dump files; "
           f"ready in {time.perf_counter() - started:.0f} s", flush=True)
-    query_workers = args.query_workers or args.threads
-    settings = {"workers": args.workers, "threads": args.threads,
-                "query_workers": query_workers, "query_timeout_s": args.query_timeout_s,
-                "exports_dir": str(exports)}
+    # kg serve's defaults, but for what was asked for on the command line
+    settings: dict[str, object] = {"query_timeout_s": args.query_timeout_s,
+                                   "exports_dir": str(exports)}
+    for name in ("workers", "threads", "query_workers", "client_query_budget_s"):
+        if getattr(args, name) is not None:
+            settings[name] = getattr(args, name)
     server = served_store.start_kg_serve(store, work / "logs", **settings)
+    defaults = Settings()
+    settings = {**{name: getattr(defaults, name) for name in (
+        "workers", "threads", "query_workers", "client_query_budget_s",
+        "client_query_window_s")}, **settings}
     samples: list[Sample] = []
     lock = threading.Lock()
     try:
@@ -386,7 +425,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
 
         def client(number: int, runaway: bool) -> None:
             c = Client(server, targets, dumps, seed=args.seed * 1000 + number,
-                       timeout_s=args.query_timeout_s)
+                       timeout_s=args.query_timeout_s, source=f"127.0.0.{number + 2}")
             kinds, weights = zip(*KINDS.items(), strict=True)
             while time.monotonic() < deadline:
                 kind = "timeout" if runaway else c.rng.choices(kinds, weights)[0]
@@ -395,6 +434,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                 sample.at = round(at, 3)
                 with lock:
                     samples.append(sample)
+                if runaway:  # the next one every --runaway-every-s, start to start
+                    pause = at + args.runaway_every_s - (time.perf_counter() - load_started)
+                    if pause > 0 and time.monotonic() + pause < deadline:
+                        time.sleep(pause)
 
         cpu_machine, cpu_own = machine_busy_seconds(), own_cpu_seconds()
         with ServerSampler(server.proc.pid) as sampler:
@@ -412,6 +455,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         still_running = sum(t.is_alive() for t in threads)
         after = quiet_after(server)
         healthz = server.request("/healthz", timeout=60)
+        scraped = metric_sums(server.request("/metrics", timeout=60).text)
         alive = server.proc.poll() is None
     finally:
         server.stop()
@@ -439,8 +483,11 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     # the mixed clients stop at the deadline; a runaway query may end up to the timeout later
     mixed_wall = max((s.at + s.seconds for s in normal), default=wall)
     healthz_body = json.loads(healthz.body) if healthz.status == 200 else {}
+    stops = [s.seconds for s in groups["timeout"]]
     checks = {
         "no_unexpected_answer": not unexpected,
+        f"runaways stopped within the timeout + {STOP_MARGIN_S:g} s":
+            bool(stops) and max(stops) <= args.query_timeout_s + STOP_MARGIN_S,
         "no_server_busy": not any(BUSY_MESSAGE in s.detail for s in samples),
         "no_client_left_waiting": still_running == 0,
         "healthz_after_200": healthz.status == 200,
@@ -450,6 +497,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             float(after["cpu_seconds_in_window"]) < 0.5,  # type: ignore[arg-type]
         "no_log_alarm": not alarms,
     }
+    if args.rss_bound_mb:
+        checks[f"peak server RSS <= {args.rss_bound_mb} MB"] = \
+            sampler.peak / MB <= args.rss_bound_mb
     report: dict[str, object] = {
         "benchmark": "load_test",
         "date": time.strftime("%Y-%m-%d"),
@@ -475,7 +525,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "slowest_mixed": [{"at": s.at, "seconds": round(s.seconds, 2), "kind": s.kind,
                            "variant": s.variant, "status": s.status}
                           for s in sorted(normal, key=lambda s: -s.seconds)[:15]],
+        "runaway_stop_seconds": [round(x, 2) for x in stops],
+        "metrics_after": scraped,
         "server_rss_mb": {"at_rest": round(rest / MB), "peak": round(sampler.peak / MB),
+                          "bound": args.rss_bound_mb or None,
                           "peak_single_process": round(sampler.peak_single / MB),
                           "peak_web_workers": round(sampler.peak_web / MB),
                           "after": after["rss_mb"], "samples": sampler.samples,
@@ -497,23 +550,36 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     return report
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profiles", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=8, help="clients sending the mix")
     parser.add_argument("--runaway-clients", type=int, default=1,
-                        help="clients sending queries that hit the timeout, back to back")
+                        help="clients sending queries that hit the timeout")
+    parser.add_argument("--runaway-every-s", type=float, default=8,
+                        help="a runaway client sends one every this many seconds (start to "
+                        "start; back to back when a runaway takes longer)")
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--query-workers", type=int, default=0,
-                        help="executors per WSGI worker (default: as many as --threads)")
-    parser.add_argument("--query-timeout-s", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="default: kg serve's (KG_WORKERS)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="default: kg serve's (KG_THREADS)")
+    parser.add_argument("--query-workers", type=int, default=None,
+                        help="executors per WSGI worker (default: kg serve's)")
+    parser.add_argument("--client-query-budget-s", type=float, default=None,
+                        help="fair share (default: kg serve's)")
+    parser.add_argument("--query-timeout-s", type=float, default=5)
+    parser.add_argument("--rss-bound-mb", type=int, default=0,
+                        help="check the peak RSS of the server tree against this bound")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None,
                         help="keeps the store and dumps for later runs")
     parser.add_argument("--out", type=Path, default=OUT_DIR / "load-test.json")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
     report = run(args)
     print(f"\n{report['requests']} requests in {report['wall_seconds']} s "
           f"({report['requests_per_second']}/s) from {args.clients} clients + "
@@ -522,6 +588,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  {kind:12s} {stats}")
     print("server RSS (MB):", {k: v for k, v in report["server_rss_mb"].items()  # type: ignore[attr-defined]
                                 if k != "timeline_s_mb"})
+    print("runaways stopped after (s):", report["runaway_stop_seconds"])
     print("CPU seconds:", report["cpu_seconds"], "| executors:", report["executors"])
     print("checks:", report["checks"])
     for example in report["unexpected_examples"]:  # type: ignore[attr-defined]

@@ -2,10 +2,11 @@
 
 Metrics live in a :class:`prometheus_client.CollectorRegistry` per app, so apps built
 in one process (tests) never clash. Under gunicorn each worker process counts its own
-requests; to see the sum over all workers set ``PROMETHEUS_MULTIPROC_DIR`` to an empty,
-writable directory before the server starts: prometheus-client then keeps values in
-files there and /metrics aggregates them (``kg serve`` marks exited workers dead).
-Without it, /metrics shows the worker that happened to answer the scrape.
+requests; ``kg serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory of its
+own before any worker starts (:mod:`server.shared_state`): prometheus-client then keeps
+every process's values in files there and /metrics sums them, whichever worker answers
+the scrape (exited workers are marked dead; their counts stay in the sums). Without it
+(a bare gunicorn command line), /metrics shows the worker that answered the scrape.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from prometheus_client import (
 )
 
 from server.errors import ApiError
+from server.fair_share import fair_share_for
 from server.query_executor import job_runner, run_job
 
 bp = Blueprint("ops", __name__)
@@ -55,6 +57,10 @@ class Metrics:
                                   "result cache (KG_RESULT_CACHE_MB).", registry=r)
         self.cache_misses = Counter("kg_result_cache_misses", "Cacheable read queries that "
                                     "had to be evaluated.", registry=r)
+        self.fair_share_refusals = Counter(
+            "kg_fair_share_refusals", "SPARQL operations refused with 429 by the fair share "
+            "(reason: budget, KG_CLIENT_QUERY_BUDGET_S spent; running, too many at once).",
+            ["reason"], registry=r)
         #: (endpoint, status) -> its child of ``requests`` (endpoints and statuses are few)
         self._request_children: dict[tuple[str, int], Any] = {}
 
@@ -72,6 +78,9 @@ class Metrics:
                    "cache_miss": self.cache_misses}.get(name)
         if counter is not None:
             counter.inc()
+
+    def on_fair_share_refusal(self, reason: str) -> None:
+        self.fair_share_refusals.labels(reason=reason).inc()
 
     def exposition(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -96,6 +105,8 @@ def _install(state: BlueprintSetupState) -> None:
     service: Any = app.extensions.get("kg_query_service")
     if service is not None and hasattr(service, "on_event"):
         service.on_event = m.on_service_event
+    app.extensions["kg_fair_share"] = fair_share = fair_share_for(app.config["KG_SETTINGS"])
+    fair_share.on_refusal = m.on_fair_share_refusal
 
     @app.after_request
     def _count(response: Response) -> Response:

@@ -10,6 +10,9 @@ With ``KG_UPDATE_TOKEN`` set the store is opened read-write by a single executor
 process, so exactly one worker runs (``workers`` is forced to 1; see
 :mod:`server.query_executor`).
 
+The workers share a private run directory (:mod:`server.shared_state`): prometheus-client's
+multiprocess directory, so /metrics sums every worker, and the fair-share table.
+
 ``python -m server.run`` serves with settings from ``KG_*`` environment variables.
 """
 
@@ -103,8 +106,14 @@ class ScholarKgServer(BaseApplication):  # type: ignore[misc]
 
 def serve(settings: Settings) -> None:
     """Run the server in the foreground until it is stopped (SIGINT/SIGTERM)."""
+    from server.shared_state import prepare
+
     sys.argv = sys.argv[:1]  # gunicorn must not read our command line as its own
-    ScholarKgServer(settings).run()
+    _, cleanup = prepare()  # metrics and fair-share table shared by the workers
+    try:
+        ScholarKgServer(settings).run()
+    finally:
+        cleanup()
 
 
 if __name__ == "__main__":

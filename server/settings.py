@@ -73,12 +73,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ontology_dir", "", str,
             "Directory holding scholarkg.ttl and context.jsonld, served at /ns and "
             "/ns/context.jsonld; empty means the ontology/ folder shipped with scholarkg."),
+    # fair share of query time between clients (server/fair_share.py)
+    Setting("client_query_budget_s", 60.0, float,
+            "SPARQL query time one client may use per client_query_window_s, summed over "
+            "its queries and all workers (a stopped query counts its time up to the "
+            "timeout); over it the client gets 429 with Retry-After. One client also runs at "
+            "most query_workers - 1 (at least 1) queries at once per worker. 0 turns fair "
+            "share off."),
+    Setting("client_query_window_s", 60.0, float,
+            "Window of client_query_budget_s: a client's spent query time comes back at "
+            "budget/window seconds per second."),
     # deployment behind reverse proxies
     Setting("trusted_proxies", 0, int,
             "Number of reverse proxies in front of the server whose X-Forwarded-For, -Proto, "
             "-Host, -Port and -Prefix headers are believed (werkzeug's ProxyFix); every URL "
-            "the server writes then uses the public scheme, host and path prefix. 0 ignores "
-            "them (the right value when clients reach the server directly)."),
+            "the server writes then uses the public scheme, host and path prefix, and the "
+            "fair share's client is the forwarded address. 0 ignores them (the right value "
+            "when clients reach the server directly)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -148,8 +159,19 @@ class Settings:
     exports_dir: str = "exports"
     entity_path: str = ""
     ontology_dir: str = ""
+    client_query_budget_s: float = 60.0
+    client_query_window_s: float = 60.0
     trusted_proxies: int = 0
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("client_query_budget_s", "client_query_window_s", "trusted_proxies"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"setting {name} ({_BY_NAME[name].env}) must not be "
+                                 f"negative, got {getattr(self, name)!r}")
+        if self.client_query_budget_s > 0 and self.client_query_window_s <= 0:
+            raise ValueError("setting client_query_window_s (KG_CLIENT_QUERY_WINDOW_S) must "
+                             "be positive while KG_CLIENT_QUERY_BUDGET_S is set")
 
     @classmethod
     def from_sources(

@@ -10,6 +10,7 @@
   mistyped requests, 405 for other methods;
 - federated SERVICE (and LOAD) only towards KG_SERVICE_ALLOWLIST, checked before
   anything runs; a LOAD SILENT from elsewhere does nothing (the update succeeds);
+- fair share of query time per client (:mod:`server.fair_share`): 429 over the budget;
 - results as negotiated (:mod:`server.negotiation`), cut at KG_RESULT_CAP with a
   ``KG-Result-Capped`` header, weak ETags and 304 on GET, gzip, CORS.
 """
@@ -28,6 +29,7 @@ from kg.results_io import compact_jsonld
 from kg.store import KnowledgeStore
 from server.compression import gzip_response
 from server.errors import ApiError
+from server.fair_share import fair_share
 from server.negotiation import Choice, add_vary, negotiate, prefers_html
 from server.ops import metrics
 from server.query_executor import job_runner, jsonld_context, run_job
@@ -231,7 +233,8 @@ def answer_query(text: str, params: MultiDict[str, str]) -> Response:
                               "graph": refusals.get("rdf")},
            "cap": settings.result_cap, "ontology_dir": settings.ontology_dir}
     started = time.monotonic()
-    stream = runner.start_job(job)
+    with fair_share().query(request.environ):
+        stream = runner.start_job(job)
     try:
         head = stream.head
         metrics().query_seconds.labels(operation="query").observe(time.monotonic() - started)
@@ -272,8 +275,9 @@ def answer_update(text: str, params: MultiDict[str, str]) -> Response:
                        "using-graph-uri/using-named-graph-uri cannot also be given")
     text = refuse_external(text, settings)
     started = time.monotonic()
-    run_job(job_runner(), {"op": "update", "sparql": add_using(text, using, using_named),
-                           "base_iri": endpoint_iri()})
+    with fair_share().query(request.environ):
+        run_job(job_runner(), {"op": "update", "sparql": add_using(text, using, using_named),
+                               "base_iri": endpoint_iri()})
     metrics().query_seconds.labels(operation="update").observe(time.monotonic() - started)
     return Response(status=204)
 

@@ -57,11 +57,15 @@ class HttpResponse:
 
 def http_request(url: str, method: str = "GET", *, headers: Mapping[str, str] | None = None,
                  body: bytes | None = None, timeout: float = REQUEST_TIMEOUT_S,
-                 ) -> HttpResponse:
-    """One request on a fresh connection, bounded by ``timeout``; never follows redirects."""
+                 source: str | None = None) -> HttpResponse:
+    """One request on a fresh connection, bounded by ``timeout``; never follows redirects.
+
+    ``source`` is the client's own address, another loopback address (127.0.0.2, ...) to
+    be another client of the server's fair share."""
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port,
-                                      timeout=timeout)
+                                      timeout=timeout,
+                                      source_address=(source, 0) if source else None)
     try:
         target = parts.path + ("?" + parts.query if parts.query else "")
         conn.request(method, target or "/", body=body, headers=dict(headers or {}))

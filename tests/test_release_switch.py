@@ -161,7 +161,9 @@ def read_continuously(url: str, client: int, stop: threading.Event, answers: lis
     headers = {"Accept": "application/sparql-results+json"}
     while not stop.is_set() and time.monotonic() < deadline:
         try:
-            reply = http_request(target, headers=headers, timeout=20)
+            # each reader its own loopback address: one client of the fair share each
+            reply = http_request(target, headers=headers, timeout=20,
+                                 source=f"127.0.0.{client + 2}")
         except Exception as exc:  # noqa: BLE001 - every failure counts
             answers.append(Answer(client, time.monotonic(), None, error=repr(exc)))
             continue

@@ -57,7 +57,9 @@ def test_more_busy_connections_than_threads_are_all_served(server: ServerProcess
     rounds = threading.Barrier(6, timeout=20)
 
     def client(index: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=20)
+        # six clients, each from its own loopback address (the fair share's clients)
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=20,
+                                          source_address=(f"127.0.0.{index + 2}", 0))
         try:
             for n in range(15):
                 _ask(conn, n % 2)

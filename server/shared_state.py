@@ -1,0 +1,81 @@
+"""State the worker processes of one ``kg serve`` share: a private run directory.
+
+:func:`prepare` (called by :func:`server.run.serve` in the gunicorn master, before any
+worker forks) creates a new directory (mode 0700) under the system's temporary
+directory, named ``kg-serve-<pid>-*``, holding
+
+- ``metrics/``: ``PROMETHEUS_MULTIPROC_DIR``, where prometheus-client keeps each
+  process's metric values, so /metrics sums every worker (:mod:`server.ops`); it must
+  be set before prometheus-client is imported, hence here, and it starts empty;
+- ``fair-share.table``: the clients' query-time balances (:mod:`server.fair_share`),
+  named in ``KG_FAIR_SHARE_TABLE``.
+
+The workers inherit both variables. The directory is removed when the server stops
+(by the master only: a worker leaving through the same code must not), and run
+directories of servers that are no longer running (killed before they could clean up)
+are removed when the next server starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from server.fair_share import TABLE_BYTES, TABLE_ENV
+
+PREFIX = "kg-serve-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale(parent: Path) -> None:
+    """Remove this user's run directories whose server process is gone."""
+    with contextlib.suppress(OSError):
+        for entry in parent.iterdir():
+            if not entry.name.startswith(PREFIX) or not entry.is_dir():
+                continue
+            pid = entry.name[len(PREFIX):].split("-", 1)[0]
+            try:
+                owned = entry.stat().st_uid == os.getuid()
+            except OSError:
+                continue
+            if pid.isdigit() and owned and not _alive(int(pid)):
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def prepare() -> tuple[Path, Callable[[], None]]:
+    """Create the run directory and set the variables; returns it and its cleanup."""
+    parent = Path(tempfile.gettempdir())
+    remove_stale(parent)
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=parent))
+    metrics_dir = run_dir / "metrics"
+    metrics_dir.mkdir()
+    table = run_dir / "fair-share.table"
+    with open(table, "wb") as out:
+        out.truncate(TABLE_BYTES)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    os.environ[TABLE_ENV] = str(table)
+    if "prometheus_client" in sys.modules:  # it chose its kind of values when imported
+        from prometheus_client import values
+
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+    owner = os.getpid()
+
+    def cleanup() -> None:
+        if os.getpid() == owner:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+    return run_dir, cleanup
