@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import re
 import signal
 import threading
@@ -12,8 +14,16 @@ from pathlib import Path
 
 import pytest
 
+from kg.store import KnowledgeStore
 from server.errors import ApiError
-from server.query_executor import ProcessPoolQueryService, run_job
+from server.query_executor import (
+    ProcessPoolQueryService,
+    _native_json,
+    coalesce,
+    execute,
+    json_row_count,
+    run_job,
+)
 from server.settings import Settings
 from tests.server_fixtures import build_disk_store, query_job
 
@@ -222,3 +232,55 @@ def test_after_a_timeout_the_next_query_gets_a_started_executor(store_dir: Path)
             service._release(chosen)
     finally:
         service.close()
+
+
+# ------------------------------------------------------------- answers written by the engine
+
+TRICKY = ['{', '}', '{"', '",', '{",', '{"}', '[{', ',{', '{}', '\\', '"', ']', ':',
+          '{"type":"', 'type', 'x', ' ', '\n', 'é']
+
+
+def test_the_engine_written_json_counts_its_rows_exactly(tmp_path: Path) -> None:
+    """Literals built from the characters that matter to the count, solutions with
+    unbound variables, empty solutions, a variable named "type": the count read from
+    the engine's JSON is the number of solutions json.loads finds."""
+    rng = random.Random(7)
+    lines = []
+    for i in range(300):
+        value = "".join(rng.choice(TRICKY) for _ in range(rng.randint(0, 6)))
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        lines.append(f'<http://example.org/s{i % 37}> <http://example.org/p{i % 3}> '
+                     f'"{escaped}" .\n')
+    store = KnowledgeStore.open(None)
+    store.load_graph("".join(lines).encode("utf-8"), "turtle", None, replace=False)
+    queries = [
+        "SELECT ?type ?o { ?type ?p ?o }",
+        "SELECT ?s ?o ?none { ?s <http://example.org/p1> ?o }",
+        "SELECT ?o { ?s ?p ?o FILTER(STRENDS(?o, '{')) }",
+        "SELECT ?x { VALUES ?x { UNDEF UNDEF } }",
+        "SELECT * {}",
+        "SELECT ?s { ?s ?p ?o FILTER(false) }",
+        "SELECT ?s (COUNT(*) AS ?n) { ?s ?p ?o } GROUP BY ?s",
+        "SELECT ?t ?o { ?s ?p ?o BIND(TRIPLE(?s, ?p, ?o) AS ?t) }",
+    ]
+    for sparql in queries:
+        job = query_job(sparql)
+        head, body = dict(coalesce(execute(store, job)))["done"]
+        expected = len(json.loads(body)["results"]["bindings"])
+        assert head["count"] == json_row_count(body) == expected, sparql
+        assert not head["capped"]
+
+
+def test_answers_too_big_or_over_the_cap_are_written_row_by_row() -> None:
+    store = KnowledgeStore.open(None)
+    store.load_graph("".join(f"<http://example.org/{i}> <http://example.org/p> {i} .\n"
+                             for i in range(3000)).encode(), "turtle", None, replace=False)
+    capped = dict(coalesce(execute(store, {**query_job("SELECT ?s { ?s ?p ?o }"), "cap": 10})))
+    head, body = capped["done"]
+    assert head["count"] == 10 and head["capped"]
+    assert len(json.loads(body)["results"]["bindings"]) == 10
+    result = store.query("SELECT ?s ?o { ?s ?p ?o }")
+    assert _native_json(result, 0, limit=1000) is None  # more than 1,000 bytes
+    whole = b"".join(m[1] for m in execute(store, query_job("SELECT ?s ?o { ?s ?p ?o }"))
+                     if m[0] == "data")
+    assert len(json.loads(whole)["results"]["bindings"]) == 3000
