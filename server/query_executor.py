@@ -43,9 +43,12 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
 import math
 import multiprocessing
 import os
+import pickle
+import re
 import select
 import signal
 import tempfile
@@ -68,7 +71,14 @@ from kg.results_io import (
     write_json_solutions,
     write_results,
 )
-from kg.store import DataSyntaxError, KnowledgeStore, QueryResult, QuerySyntaxError, read_error
+from kg.store import (
+    _RESULTS,
+    DataSyntaxError,
+    KnowledgeStore,
+    QueryResult,
+    QuerySyntaxError,
+    read_error,
+)
 from server.errors import ApiError
 from server.query_service import InProcessQueryService, Row
 from server.result_cache import ResultCache
@@ -81,6 +91,10 @@ Job = dict[str, Any]
 Message = tuple[str, Any]
 
 WRITE_OPS = frozenset({"update", "graph_load", "graph_delete"})
+log = logging.getLogger(__name__)
+#: how often the memory watchdog samples the executors
+_MEMORY_SAMPLE_S = 0.05
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _STARTUP_TIMEOUT_S = 60.0
 _SPOOL_IN_MEMORY = 4 * 1024 * 1024  # bigger bodies wait on disk for their client
 _CHUNK = 64 * 1024
@@ -97,12 +111,21 @@ def jsonld_context(ontology_dir: str) -> dict[str, Any] | None:
     return load_context(path)
 
 
+def _evaluate(store: KnowledgeStore, job: Job) -> QueryResult:
+    return store.query(job["sparql"], default_graph_uris=job.get("default_graphs"),
+                       named_graph_uris=job.get("named_graphs"), base_iri=job.get("base_iri"))
+
+
 def _query(store: KnowledgeStore, job: Job) -> Iterator[Message]:
     """Evaluate and serialise the whole result (up to the cap) into a spool file, memory
     first, then disk: memory stays flat however big the result. Then the head, then the
-    body in chunks."""
-    result = store.query(job["sparql"], default_graph_uris=job.get("default_graphs"),
-                         named_graph_uris=job.get("named_graphs"), base_iri=job.get("base_iri"))
+    body in chunks.
+
+    A SELECT answer in SPARQL JSON (the default) is first written by the engine's own
+    serialiser into memory, up to :data:`_WHOLE` bytes: most answers (point queries)
+    fit, and cost no Python per row. One that does not fit, or has more rows than the
+    cap, is evaluated again and written row by row as below."""
+    result = _evaluate(store, job)
     cap = int(job.get("cap") or 0)
     kind = result.kind
     fmt = job["rdf_format"] if kind == "graph" else job["results_format"]
@@ -110,6 +133,14 @@ def _query(store: KnowledgeStore, job: Job) -> Iterator[Message]:
         yield "error", (406, job["not_acceptable"][kind])
         return
     head: dict[str, Any] = {"kind": kind, "format": fmt, "capped": False, "count": None}
+    if kind == "select" and fmt == "json":
+        native = _native_json(result, cap)
+        if native is not None:
+            head["count"], body = native
+            yield "head", head
+            yield "data", body
+            return
+        result = _evaluate(store, job)  # the attempt consumed the solutions
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
         if kind == "select":
             head["count"], head["capped"] = _write_rows(result, fmt, cap, spool)
@@ -126,6 +157,75 @@ def _query(store: KnowledgeStore, job: Job) -> Iterator[Message]:
         spool.seek(0)
         while chunk := spool.read(_CHUNK):
             yield "data", chunk
+
+
+class _Full(Exception):
+    """The bounded buffer is full."""
+
+
+class _Bounded:
+    """A binary writer that keeps at most ``limit`` bytes, then raises :class:`_Full`."""
+
+    def __init__(self, limit: int) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.limit = limit
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise _Full
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def _native_json(result: QueryResult, cap: int, limit: int = _WHOLE) -> tuple[int, bytes] | None:
+    """(row count, SPARQL JSON) of a SELECT result written by the engine, or None when
+    it is bigger than ``limit`` bytes or has more rows than ``cap`` (0: no cap)."""
+    out = _Bounded(limit)
+    try:
+        result._raw.serialize(out, _RESULTS["json"])
+    except _Full:
+        return None
+    body = b"".join(out.parts)
+    count = json_row_count(body)
+    if cap and count > cap:
+        return None
+    return count, body
+
+
+#: a JSON string (escapes included)
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+def json_row_count(body: bytes) -> int:
+    """The number of solutions in SPARQL JSON as the engine writes it (no whitespace).
+
+    Every object that starts ``{"`` is the document, its head or results, a solution
+    or a term, and a term starts ``{"type":"``. Inside a JSON string a quote is always
+    escaped, so the only other ``{"`` is a string that ends with ``{``, and its closing
+    quote is followed by ``,``, ``}`` or ``]``, never by a key. Empty solutions (``{}``)
+    and RDF-star terms (objects inside terms) are counted from the text with its
+    strings removed.
+
+    >>> json_row_count(b'{"head":{"vars":["type"]},"results":{"bindings":['
+    ...                b'{"type":{"type":"literal","value":"{\\"type\\":\\",{"}},'
+    ...                b'{"type":{"type":"uri","value":"http://ex.org/"}}]}}')
+    2
+    >>> json_row_count(b'{"head":{"vars":["x"]},"results":{"bindings":[{},{}]}}')
+    2
+    >>> json_row_count(b'{"head":{"vars":[]},"results":{"bindings":[]}}')
+    0
+    """
+    if b"{}" in body or b'"type":"triple"' in body:
+        bare = _JSON_STRING.sub(b"", body)
+        return bare.count(b"[{") + bare.count(b",{")
+    starts = (body.count(b'{"') - body.count(b'{",') - body.count(b'{"}')
+              - body.count(b'{"]'))
+    return starts - 3 - body.count(b'{"type":"')
 
 
 def _write_rows(result: QueryResult, fmt: str, cap: int, out: IO[bytes]) -> tuple[int, bool]:
@@ -245,8 +345,33 @@ def execute(store: KnowledgeStore, job: Job) -> Iterator[Message]:
     yield "end", None
 
 
+def _pack(obj: Any) -> bytes:
+    """A job or message as it crosses the pipe: ``pickle.dumps`` straight into
+    ``send_bytes`` (``Connection.send`` builds a ForkingPickler per call, three times
+    the cost), read back with ``pickle.loads(recv_bytes())``. Plain data only."""
+    return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
 def _what(job: Job) -> str:
-    return "update" if job["op"] == "update" else "query"
+    return "update" if job["op"] in WRITE_OPS else "query"
+
+
+def text_digest(job: Job) -> str:
+    """A short hash that names a job's text in the log without showing it.
+
+    >>> text_digest({"op": "query", "sparql": "ASK {}"})
+    '819ea91ed5f1'
+    """
+    text = job.get("sparql")
+    if not isinstance(text, str):
+        text = repr(sorted((k, v) for k, v in job.items() if k != "parts"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+def _log_stop(job: Job, reason: str, arrived: float) -> None:
+    """One server log line for a job stopped or refused: reason, duration, text hash."""
+    log.warning("%s %s after %.3f s (text sha256 %s)", _what(job), reason,
+                time.monotonic() - arrived, text_digest(job))
 
 
 def executor_main(conn: Connection, store_path: str, read_only: bool) -> None:
@@ -302,14 +427,14 @@ def _serve_jobs(conn: Connection, store_path: str, read_only: bool) -> None:
     conn.send(("ready", os.getpid()))
     while True:
         try:
-            job = conn.recv()
+            job = pickle.loads(conn.recv_bytes())
         except (EOFError, OSError):
             break
         if job is None:
             break
         try:
             for message in coalesce(execute(store, job)):
-                conn.send(message)
+                conn.send_bytes(_pack(message))
         except (BrokenPipeError, OSError):
             break
     if not read_only:
@@ -416,6 +541,11 @@ class _Executor:
         child.close()
         self.conn: Connection = parent
         self.ready = False
+        self.started = time.monotonic()
+        #: one of the pool's first executors (given the whole startup time)
+        self.initial = False
+        #: set by the memory watchdog before it kills the process
+        self.memory_stopped = False
         # Connection.poll builds a selector on every call; one poll object per executor
         # (used by one request thread at a time) answers the same question in one call
         self._poller = select.poll()
@@ -424,6 +554,16 @@ class _Executor:
     def readable(self, timeout: float) -> bool:
         """True once a message (or EOF) is waiting, False after ``timeout`` seconds."""
         return bool(self._poller.poll(max(0, math.ceil(timeout * 1000))))
+
+    def private_bytes(self) -> int | None:
+        """Resident memory less file-backed pages (heap, arenas, caches), or None when
+        the process is gone or /proc cannot tell."""
+        try:
+            with open(f"/proc/{self.proc.pid}/statm", "rb") as f:
+                fields = f.read().split()
+        except OSError:
+            return None
+        return (int(fields[1]) - int(fields[2])) * _PAGE_SIZE
 
     def kill(self) -> None:
         if self.proc.is_alive():
@@ -455,10 +595,16 @@ class ProcessPoolQueryService:
         self.read_only = not settings.updates_enabled
         self.size = max(1, settings.query_workers) if self.read_only else 1
         self.timeout = settings.query_timeout_s
+        #: most requests waiting for an executor at once (more are refused at once)
+        self.queue_limit = max(0, settings.query_queue)
+        #: private memory one executor may hold (0: no bound), enforced by a watchdog
+        self.memory_limit = max(0, settings.query_memory_mb) * 1024 * 1024
         self._ctx = multiprocessing.get_context("spawn")
         self._cond = threading.Condition()
         self._idle: list[_Executor] = []
         self._busy: set[_Executor] = set()
+        self._waiting = 0
+        self._watchdog_stop = threading.Event()
         self._started = False
         self._closed = False
         self._updates = 0
@@ -471,7 +617,8 @@ class ProcessPoolQueryService:
         self.switches = 0
         #: answers of repeated read jobs on this generation of the data
         self.cache = ResultCache(settings.result_cache_mb * 1024 * 1024)
-        #: called with "timeout", "restart", "busy", "cache_hit" or "cache_miss" (metrics)
+        #: called with "timeout", "restart", "busy", "memory", "cache_hit" or "cache_miss"
+        #: (metrics)
         self.on_event: Callable[[str], None] | None = None
 
     # lifecycle -----------------------------------------------------------
@@ -484,7 +631,12 @@ class ProcessPoolQueryService:
             if not self._started:
                 self.generation()
                 self._idle = [self._spawn() for _ in range(self.size)]
+                for ex in self._idle:
+                    ex.initial = True
                 self._started = True
+                if self.memory_limit:
+                    threading.Thread(target=self._watch_memory, name="kg-memory-watchdog",
+                                     daemon=True).start()
 
     def _spawn(self) -> _Executor:
         return _Executor(self._ctx, self._serving, self.read_only)
@@ -516,6 +668,7 @@ class ProcessPoolQueryService:
     def close(self) -> None:
         with self._cond:
             self._closed = True
+            self._watchdog_stop.set()
             executors = list(self._idle) + list(self._busy)
             self._idle, self._busy = [], set()
             self._cond.notify_all()
@@ -527,21 +680,39 @@ class ProcessPoolQueryService:
             self.on_event(name)
 
     # acquiring -------------------------------------------------------------
-    def _acquire(self, deadline: float, limit: float) -> _Executor:
+    def _acquire(self, job: Job, arrived: float, deadline: float, limit: float) -> _Executor:
+        """An executor for a job, waiting at most until the job's own deadline: the wait
+        counts against the query's time limit. When ``queue_limit`` requests already
+        wait, the answer is 503 at once."""
         self.start()
         with self._cond:
             self._follow_switch()
-            while not self._idle:
-                remaining = deadline - time.monotonic()
+            if not self._idle:
                 if self._closed:
                     raise ApiError(503, "the server is shutting down")
-                if remaining <= 0:
+                if self._waiting >= self.queue_limit:
                     self._event("busy")
+                    _log_stop(job, "refused: queue full", arrived)
                     raise ApiError(
-                        503, f"server busy: all {self.size} query executors stayed busy for "
-                        f"{limit:g} s (KG_QUERY_TIMEOUT_S, KG_QUERY_WORKERS); try again later",
-                        headers={"Retry-After": "5"})
-                self._cond.wait(remaining)
+                        503, f"server busy: all {self.size} query executors are busy and "
+                        f"{self._waiting} queries already wait for one (KG_QUERY_QUEUE, "
+                        "KG_QUERY_WORKERS); try again later", headers={"Retry-After": "1"})
+                self._waiting += 1
+                try:
+                    while not self._idle:
+                        remaining = deadline - time.monotonic()
+                        if self._closed:
+                            raise ApiError(503, "the server is shutting down")
+                        if remaining <= 0:
+                            self._event("timeout")
+                            _log_stop(job, "timeout: waited for an executor", arrived)
+                            raise ApiError(503, f"server busy: {_what(job)} took longer than "
+                                           f"KG_QUERY_TIMEOUT_S ({limit:g} s) and was stopped "
+                                           f"while all {self.size} query executors were busy "
+                                           "(KG_QUERY_WORKERS)", headers={"Retry-After": "5"})
+                        self._cond.wait(remaining)
+                finally:
+                    self._waiting -= 1
             ex = self._take_idle()
             if ex.proc.exitcode is not None:  # died while idle (e.g. killed by the OOM killer)
                 ex.kill()
@@ -588,24 +759,69 @@ class ProcessPoolQueryService:
         if not ex.readable(deadline - time.monotonic()):
             return None
         try:
-            message: Message = ex.conn.recv()
+            message: Message = pickle.loads(ex.conn.recv_bytes())
         except (EOFError, OSError):
             code = ex.proc.exitcode
             self._replace(ex)
+            if ex.memory_stopped:
+                raise self._memory_error() from None
             raise ApiError(500, f"the query executor stopped unexpectedly (exit code {code}); "
                            "it has been restarted") from None
         return message
 
-    def _ensure_ready(self, ex: _Executor) -> None:
+    def _memory_error(self) -> ApiError:
+        self._event("memory")
+        return ApiError(503, "query used more than KG_QUERY_MEMORY_MB "
+                        f"({self.memory_limit >> 20} MB) of memory and was stopped")
+
+    def _ensure_ready(self, ex: _Executor, job: Job, arrived: float, deadline: float,
+                      limit: float) -> float:
+        """Wait, within the job's deadline, for an executor still opening the store.
+
+        One that is merely slow to start goes back to the pool when the deadline passes;
+        one that failed, or took longer than the startup limit, is replaced. The first
+        executors of a pool (the server starting) get the whole startup limit: a
+        server's first queries wait for its store to open rather than fail, and their
+        deadline starts once it is open. Returns the job's deadline."""
         if ex.ready:
-            return
-        message = self._receive(ex, time.monotonic() + max(_STARTUP_TIMEOUT_S, self.timeout))
+            return deadline
+        startup_end = ex.started + max(_STARTUP_TIMEOUT_S, self.timeout)
+        message = self._receive(ex, startup_end if ex.initial else min(deadline, startup_end))
+        if message is None and time.monotonic() < startup_end:
+            self._release(ex)  # still starting: the next request may find it ready
+            self._event("timeout")
+            _log_stop(job, "timeout: waited for an executor to start", arrived)
+            raise ApiError(503, f"server busy: {_what(job)} took longer than "
+                           f"KG_QUERY_TIMEOUT_S ({limit:g} s) and was stopped while its query "
+                           "executor was still opening the store", headers={"Retry-After": "5"})
         if message is None or message[0] != "ready":
             self._replace(ex)
             if message is not None and message[0] == "error":
                 _raise_error(message[1])
             raise ApiError(503, "the query executor did not start in time")
         ex.ready = True
+        return max(deadline, time.monotonic() + limit) if ex.initial else deadline
+
+    def _watch_memory(self) -> None:
+        """Every :data:`_MEMORY_SAMPLE_S`, stop an executor whose private memory passed
+        the bound: a busy one is killed (its request answers 503 naming
+        KG_QUERY_MEMORY_MB), an idle one (memory its allocator kept) is replaced."""
+        while not self._watchdog_stop.wait(_MEMORY_SAMPLE_S):
+            with self._cond:
+                executors = list(self._busy) + list(self._idle)
+            for ex in executors:
+                used = ex.private_bytes()
+                if used is None or used <= self.memory_limit:
+                    continue
+                with self._cond:
+                    if ex in self._busy and not ex.memory_stopped:
+                        ex.memory_stopped = True
+                        ex.proc.kill()  # the request thread sees EOF at once
+                    elif ex in self._idle:
+                        self._idle.remove(ex)
+                        self._retire(ex)
+                        self._idle.insert(0, self._spawn())
+                        self.restarts += 1
 
     # jobs ------------------------------------------------------------------
     def start_job(self, job: Job, *, timeout: float | None = None) -> JobStream:
@@ -631,13 +847,16 @@ class ProcessPoolQueryService:
 
     def _run_job(self, job: Job, timeout: float | None) -> JobStream:
         limit = self.timeout if timeout is None else timeout
-        ex = self._acquire(time.monotonic() + limit, limit)
+        arrived = time.monotonic()
+        deadline = arrived + limit  # one deadline from arrival: waiting counts too
+        ex = self._acquire(job, arrived, deadline, limit)
         try:
-            self._ensure_ready(ex)
-            deadline = time.monotonic() + limit
-            ex.conn.send(job)
+            deadline = self._ensure_ready(ex, job, arrived, deadline, limit)
+            ex.conn.send_bytes(_pack(job))
             message = self._receive(ex, deadline)
         except ApiError:
+            if ex.memory_stopped:
+                _log_stop(job, "stopped: memory bound", arrived)
             raise
         except OSError as exc:
             self._replace(ex)
@@ -649,9 +868,9 @@ class ProcessPoolQueryService:
         if message is None:
             self._replace(ex)
             self._event("timeout")
-            what = "update" if job["op"] in WRITE_OPS else "query"
-            raise ApiError(503, f"{what} took longer than KG_QUERY_TIMEOUT_S ({limit:g} s) "
-                           "and was stopped")
+            _log_stop(job, "stopped: timeout", arrived)
+            raise ApiError(503, f"{_what(job)} took longer than KG_QUERY_TIMEOUT_S "
+                           f"({limit:g} s) and was stopped")
         kind, payload = message
         if kind == "error":
             self._release(ex)
@@ -663,10 +882,10 @@ class ProcessPoolQueryService:
             self._release(ex)
             head, body = payload
             return JobStream.whole(head, body)
-        return JobStream(payload, *self._collect_body(ex, deadline, limit))
+        return JobStream(payload, *self._collect_body(ex, job, arrived, deadline, limit))
 
-    def _collect_body(self, ex: _Executor, deadline: float, limit: float,
-                      ) -> tuple[Iterator[bytes], Callable[[], None]]:
+    def _collect_body(self, ex: _Executor, job: Job, arrived: float, deadline: float,
+                      limit: float) -> tuple[Iterator[bytes], Callable[[], None]]:
         """Move the body from the executor into a spool file, within the deadline.
 
         The executor is free again as soon as the body is across the pipe: a slow client
@@ -676,10 +895,16 @@ class ProcessPoolQueryService:
         spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
         try:
             while True:
-                msg = self._receive(ex, deadline)
+                try:
+                    msg = self._receive(ex, deadline)
+                except ApiError:
+                    if ex.memory_stopped:
+                        _log_stop(job, "stopped: memory bound", arrived)
+                    raise
                 if msg is None:
                     self._replace(ex)
                     self._event("timeout")
+                    _log_stop(job, "stopped: timeout sending results", arrived)
                     raise ApiError(503, "query results took longer than KG_QUERY_TIMEOUT_S "
                                    f"({limit:g} s) to produce and were not sent")
                 if msg[0] == "data":

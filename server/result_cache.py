@@ -13,8 +13,11 @@ What is kept: the whole answer (head and body) of a read job that arrived in one
 from its executor (at most :data:`MAX_ENTRY_BYTES`), up to ``KG_RESULT_CACHE_MB`` per
 worker, least recently used first out. What is never kept: writes, answers too big to
 arrive whole, errors, and queries whose answer may differ between two runs on the same
-data (``SERVICE``, ``RAND()``, ``NOW()``, ``UUID()``, ``STRUUID()``, ``BNODE()``, or a
-``\\u`` escape that could spell one of them).
+data: a ``SERVICE`` clause, or a call of ``RAND()``, ``NOW()``, ``UUID()``, ``STRUUID()`` or
+``BNODE()``. That is decided from the query's tokens (:mod:`server.sparql_text`) after
+its ``\\u`` escapes are decoded, as SPARQL does: the same words inside an IRI (the
+``sd:`` prefix ends in ``...sparql-service-description#``), a prefixed name
+(``schema:knowsAbout``), a string, a comment or a variable name change nothing.
 
 >>> cache = ResultCache(max_bytes=10_000)
 >>> job = {"op": "query", "sparql": "SELECT * { ?s ?p ?o }", "cap": 10}
@@ -33,16 +36,25 @@ True
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from typing import Any
+
+from server.sparql_text import decode_codepoints, tokens
 
 #: the read jobs whose answers are kept (their heads hold plain values)
 CACHED_OPS = frozenset({"query", "construct", "ask", "rows"})
 #: an answer bigger than this is not kept (it would evict many point answers)
 MAX_ENTRY_BYTES = 1024 * 1024
-#: words whose presence (in upper case) makes a query's answer not repeatable
-_UNREPEATABLE = ("SERVICE", "RAND", "NOW", "UUID", "BNODE", "\\U")
+#: keywords whose use makes a query's answer differ between two runs on the same data
+_UNREPEATABLE = frozenset({"SERVICE", "RAND", "NOW", "UUID", "STRUUID", "BNODE"})
+#: a text whose upper case holds none of these has no such keyword, escaped or not
+_CANDIDATES = ("SERVICE", "RAND", "NOW", "UUID", "BNODE", "\\U")
+#: a function call inside what the tokenizer takes for an IRI
+_CALL_IN_IRI = re.compile(r"(?:RAND|NOW|UUID|BNODE)\(")
+#: tokens after which ``<`` inside an expression may be less-than
+_OPERAND_KINDS = frozenset({"var", "number", "string", "iri", "pname", "word"})
 #: bytes counted per entry on top of its body (key, head, bookkeeping)
 _OVERHEAD = 512
 
@@ -50,17 +62,34 @@ Key = tuple[str, str]
 
 
 def repeatable(sparql: str) -> bool:
-    """Whether two runs of a query on the same data give the same answer (conservative:
-    a literal that mentions "now" makes a query count as unrepeatable).
+    """Whether two runs of a query on the same data give the same answer.
 
     >>> repeatable("SELECT ?n { ?p <http://schema.org/name> ?n }")
     True
     >>> [repeatable(q) for q in ("SELECT (now() AS ?t) {}", "SELECT * { service <x> {} }",
     ...                          "SELECT (\\\\u004eOW() AS ?t) {}")]
     [False, False, False]
+    >>> repeatable("PREFIX sd: <http://www.w3.org/ns/sparql-service-description#> "
+    ...            "SELECT ?now { ?p <http://schema.org/knowsAbout> 'RAND()' } # NOW()")
+    True
     """
     upper = sparql.upper()
-    return not any(word in upper for word in _UNREPEATABLE)
+    if not any(word in upper for word in _CANDIDATES):
+        return True  # most queries: no token can be one of the keywords
+    depth = 0
+    previous = None
+    for token in tokens(decode_codepoints(sparql)):
+        if token.kind == "word" and token.text.upper() in _UNREPEATABLE:
+            return False
+        if token.kind == "punct" and token.text in "()":
+            depth += 1 if token.text == "(" else -1
+        elif (token.kind == "iri" and depth > 0 and previous is not None
+              and (previous.kind in _OPERAND_KINDS or previous.text == ")")
+              and _CALL_IN_IRI.search(token.text.upper())):
+            # in ``FILTER(?a<NOW()&&?b>?c)`` the "IRI" is less-than, a call, greater-than
+            return False
+        previous = token
+    return True
 
 
 class ResultCache:

@@ -46,7 +46,15 @@ SETTINGS: tuple[Setting, ...] = (
             "Query executor processes per WSGI worker; a query that overruns is stopped by "
             "killing its executor."),
     Setting("query_timeout_s", 30.0, float,
-            "Longest a SPARQL query may run before it is stopped and answered with 503."),
+            "Longest a SPARQL query may take from its arrival, waiting for an executor "
+            "included, before it is stopped and answered with 503."),
+    # the executor bounds: waiting queue and memory per query
+    Setting("query_queue", 8, int,
+            "Most queries waiting for a free query executor per WSGI worker; past that a "
+            "query is answered 503 with Retry-After at once. 0 means none waits."),
+    Setting("query_memory_mb", 4096, int,
+            "Most private memory (RSS less file pages) one query executor may use; a query "
+            "that passes it is stopped and answered with 503. 0 means no bound."),
     Setting("result_cap", 100000, int,
             "Most rows (SELECT) or triples (CONSTRUCT/DESCRIBE) one response holds; a capped "
             "response says so in the KG-Result-Capped header. 0 means no cap."),
@@ -147,6 +155,8 @@ class Settings:
     threads: int = 8
     query_workers: int = 2
     query_timeout_s: float = 30.0
+    query_queue: int = 8
+    query_memory_mb: int = 4096
     result_cap: int = 100000
     result_cache_mb: int = 64
     max_query_bytes: int = 100_000

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import random
+import re
 import signal
 import threading
 import time
@@ -11,8 +14,16 @@ from pathlib import Path
 
 import pytest
 
+from kg.store import KnowledgeStore
 from server.errors import ApiError
-from server.query_executor import ProcessPoolQueryService, run_job
+from server.query_executor import (
+    ProcessPoolQueryService,
+    _native_json,
+    coalesce,
+    execute,
+    json_row_count,
+    run_job,
+)
 from server.settings import Settings
 from tests.server_fixtures import build_disk_store, query_job
 
@@ -65,27 +76,107 @@ def test_timeout_kills_and_replaces_the_executor(pool: ProcessPoolQueryService) 
     assert pool.ask("ASK {}") is True
 
 
-def test_busy_executors_answer_503(pool: ProcessPoolQueryService) -> None:
-    pool.ask("ASK {}")  # warm: the single executor is ready
-    errors: list[ApiError] = []
-
-    def run_away() -> None:
+def _run_in_thread(pool: ProcessPoolQueryService, sparql: str,
+                   errors: list[ApiError]) -> threading.Thread:
+    def run() -> None:
         try:
-            pool.start_job(query_job(RUNAWAY))
+            pool.start_job(query_job(sparql))
         except ApiError as exc:
             errors.append(exc)
 
-    thread = threading.Thread(target=run_away)
+    thread = threading.Thread(target=run)
     thread.start()
+    return thread
+
+
+def test_waiting_for_an_executor_counts_against_the_deadline(
+        pool: ProcessPoolQueryService, caplog: pytest.LogCaptureFixture) -> None:
+    """A runaway holds the only executor; a query arriving later waits for it, but its
+    total time stays within its own timeout, not the runaway's plus its own."""
+    pool.ask("ASK {}")  # warm: the single executor is ready
+    errors: list[ApiError] = []
+    thread = _run_in_thread(pool, RUNAWAY, errors)
     try:
-        time.sleep(0.2)
-        with pytest.raises(ApiError) as info:
-            pool.start_job({"op": "ping"}, timeout=0.3)
-        assert info.value.status == 503 and info.value.message.startswith("server busy")
-        assert info.value.headers["Retry-After"]
+        time.sleep(0.3)
+        started = time.monotonic()
+        with pytest.raises(ApiError) as info:  # a second runaway: waits, then runs
+            pool.start_job(query_job(RUNAWAY))
+        waited = time.monotonic() - started
+        assert 0.9 < waited < 1.0 + 0.4  # not the wait plus a whole timeout of its own
+        assert info.value.status == 503  # stopped waiting, or running: the same answer
+        assert "took longer than KG_QUERY_TIMEOUT_S (1 s) and was stopped" in info.value.message
     finally:
         thread.join(timeout=10)
     assert [e.status for e in errors] == [503]
+    assert pool.ask("ASK { ?s ?p 3 }") is True  # the replacement serves
+    stops = [r.getMessage() for r in caplog.records if r.name == "server.query_executor"]
+    assert any(m.startswith("query stopped: timeout after 1.") for m in stops), stops
+    assert len(stops) == 2, stops
+
+
+def test_a_full_queue_is_answered_503_at_once(
+        store_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    service = ProcessPoolQueryService(Settings(store=str(store_dir), query_workers=1,
+                                               query_timeout_s=2.0, query_queue=1))
+    errors: list[ApiError] = []
+    try:
+        service.ask("ASK {}")
+        runaway = _run_in_thread(service, RUNAWAY, errors)
+        time.sleep(0.3)
+        waiting = _run_in_thread(service, "ASK { ?s ?p 1 }", [])  # takes the one place
+        time.sleep(0.3)
+        started = time.monotonic()
+        with pytest.raises(ApiError) as info:
+            service.ask("ASK { ?s ?p 2 }")
+        assert time.monotonic() - started < 0.2
+        assert info.value.status == 503 and info.value.headers["Retry-After"] == "1"
+        assert "KG_QUERY_QUEUE" in info.value.message
+        runaway.join(timeout=10)
+        waiting.join(timeout=10)
+        assert service.ask("ASK { ?s ?p 4 }") is True
+    finally:
+        service.close()
+    assert [e.status for e in errors] == [503]  # the runaway
+    refused = [r.getMessage() for r in caplog.records if "queue full" in r.getMessage()]
+    assert len(refused) == 1 and "ASK" not in refused[0]
+    assert re.fullmatch(r"query refused: queue full after 0\.\d{3} s "
+                        r"\(text sha256 [0-9a-f]{12}\)", refused[0]), refused
+
+
+def test_a_query_past_the_memory_bound_is_stopped_and_others_are_served(
+        store_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    service = ProcessPoolQueryService(Settings(store=str(store_dir), query_workers=2,
+                                               query_timeout_s=20.0, query_memory_mb=200))
+    answers: list[bool] = []
+    stop = threading.Event()
+
+    def point_queries() -> None:
+        for i in range(2000):  # bounded; ends when the memory hog has been answered
+            if stop.is_set():
+                return
+            answers.append(service.ask(f"ASK {{ <http://example.org/{i}> ?p {i} }}"))
+
+    try:
+        service.ask("ASK {}")
+        thread = threading.Thread(target=point_queries)
+        thread.start()
+        started = time.monotonic()
+        with pytest.raises(ApiError) as info:  # a sort over 4,000,000 rows: > 1 GB
+            service.start_job(query_job(
+                "SELECT ?a ?b { ?a ?p ?x . ?b ?q ?y } ORDER BY ?x DESC(?y)"))
+        stopped_after = time.monotonic() - started
+        stop.set()
+        thread.join(timeout=10)
+        assert info.value.status == 503 and stopped_after < 5
+        assert info.value.message == ("query used more than KG_QUERY_MEMORY_MB (200 MB) "
+                                      "of memory and was stopped")
+        assert answers and all(answers)
+        assert service.restarts == 1
+        assert service.ask("ASK { <http://example.org/5> ?p 5 }") is True
+    finally:
+        service.close()
+    stops = [r.getMessage() for r in caplog.records if "memory bound" in r.getMessage()]
+    assert len(stops) == 1 and stops[0].startswith("query stopped: memory bound after 0.")
 
 
 def test_an_executor_that_died_is_replaced(pool: ProcessPoolQueryService) -> None:
@@ -132,7 +223,8 @@ def test_after_a_timeout_the_next_query_gets_a_started_executor(store_dir: Path)
             service.select(RUNAWAY)
         (replacement,) = set(service._idle) - before
         assert not replacement.ready
-        chosen = service._acquire(time.monotonic() + 5, 5)
+        now = time.monotonic()
+        chosen = service._acquire({"op": "ping"}, now, now + 5, 5)
         try:
             assert chosen is not replacement
             assert chosen.ready or chosen.conn.poll(0)
@@ -140,3 +232,55 @@ def test_after_a_timeout_the_next_query_gets_a_started_executor(store_dir: Path)
             service._release(chosen)
     finally:
         service.close()
+
+
+# ------------------------------------------------------------- answers written by the engine
+
+TRICKY = ['{', '}', '{"', '",', '{",', '{"}', '[{', ',{', '{}', '\\', '"', ']', ':',
+          '{"type":"', 'type', 'x', ' ', '\n', 'é']
+
+
+def test_the_engine_written_json_counts_its_rows_exactly(tmp_path: Path) -> None:
+    """Literals built from the characters that matter to the count, solutions with
+    unbound variables, empty solutions, a variable named "type": the count read from
+    the engine's JSON is the number of solutions json.loads finds."""
+    rng = random.Random(7)
+    lines = []
+    for i in range(300):
+        value = "".join(rng.choice(TRICKY) for _ in range(rng.randint(0, 6)))
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        lines.append(f'<http://example.org/s{i % 37}> <http://example.org/p{i % 3}> '
+                     f'"{escaped}" .\n')
+    store = KnowledgeStore.open(None)
+    store.load_graph("".join(lines).encode("utf-8"), "turtle", None, replace=False)
+    queries = [
+        "SELECT ?type ?o { ?type ?p ?o }",
+        "SELECT ?s ?o ?none { ?s <http://example.org/p1> ?o }",
+        "SELECT ?o { ?s ?p ?o FILTER(STRENDS(?o, '{')) }",
+        "SELECT ?x { VALUES ?x { UNDEF UNDEF } }",
+        "SELECT * {}",
+        "SELECT ?s { ?s ?p ?o FILTER(false) }",
+        "SELECT ?s (COUNT(*) AS ?n) { ?s ?p ?o } GROUP BY ?s",
+        "SELECT ?t ?o { ?s ?p ?o BIND(TRIPLE(?s, ?p, ?o) AS ?t) }",
+    ]
+    for sparql in queries:
+        job = query_job(sparql)
+        head, body = dict(coalesce(execute(store, job)))["done"]
+        expected = len(json.loads(body)["results"]["bindings"])
+        assert head["count"] == json_row_count(body) == expected, sparql
+        assert not head["capped"]
+
+
+def test_answers_too_big_or_over_the_cap_are_written_row_by_row() -> None:
+    store = KnowledgeStore.open(None)
+    store.load_graph("".join(f"<http://example.org/{i}> <http://example.org/p> {i} .\n"
+                             for i in range(3000)).encode(), "turtle", None, replace=False)
+    capped = dict(coalesce(execute(store, {**query_job("SELECT ?s { ?s ?p ?o }"), "cap": 10})))
+    head, body = capped["done"]
+    assert head["count"] == 10 and head["capped"]
+    assert len(json.loads(body)["results"]["bindings"]) == 10
+    result = store.query("SELECT ?s ?o { ?s ?p ?o }")
+    assert _native_json(result, 0, limit=1000) is None  # more than 1,000 bytes
+    whole = b"".join(m[1] for m in execute(store, query_job("SELECT ?s ?o { ?s ?p ?o }"))
+                     if m[0] == "data")
+    assert len(json.loads(whole)["results"]["bindings"]) == 3000

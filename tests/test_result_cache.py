@@ -58,6 +58,55 @@ def test_what_is_never_kept() -> None:
     assert ResultCache(max_bytes=0).key({"op": "query", "sparql": "SELECT * {}"}, "g") is None
 
 
+SD = "PREFIX sd: <http://www.w3.org/ns/sparql-service-description#>\n"
+
+
+@pytest.mark.parametrize("text", [
+    # the words inside an IRI, a prefix IRI, a prefixed name
+    "SELECT ?o { <http://ex.org/SERVICE/now> ?p ?o }",
+    SD + "SELECT ?s { ?s a sd:Service }",
+    "PREFIX schema: <http://schema.org/> SELECT ?c { ?p schema:knowsAbout ?c }",
+    "SELECT ?o { ?s <http://ex.org/rand()> ?o }",
+    "PREFIX now: <http://ex.org/> SELECT ?o { now:rand now:uuid ?o }",
+    # in a string, a long string, a comment, a variable name
+    "SELECT ?s { ?s ?p 'SERVICE <http://ex.org/> {}' }",
+    'SELECT ?s { ?s ?p """NOW() and RAND()""" }',
+    "SELECT ?s { ?s ?p ?o } # SERVICE <http://ex.org/> { } NOW()",
+    "SELECT ?now ?rand ?uuid ?bnode ?service { ?now ?rand ?service }",
+    "SELECT $now { $now ?p ?o }",
+    # an escape that spells a keyword inside a string stays in the string
+    "SELECT ?s { ?s ?p '\\u004eOW()' }",
+])
+def test_keywords_that_are_not_calls_keep_a_query_cacheable(text: str) -> None:
+    assert repeatable(text), text
+    assert ResultCache(max_bytes=1 << 20).key({"op": "query", "sparql": text}, "g") is not None
+
+
+@pytest.mark.parametrize("text", [
+    "SELECT (NOW() AS ?t) {}",
+    "select (now() as ?t) {}",
+    "SELECT (Rand() AS ?r) {}",
+    "SELECT (UUID() AS ?u) {}",
+    "SELECT (StrUuid() AS ?u) {}",
+    "CONSTRUCT { ?b ?p ?o } WHERE { ?s ?p ?o BIND(bNode() AS ?b) }",
+    "SELECT * { SERVICE <http://127.0.0.1:1/sparql> { ?s ?p ?o } }",
+    "SELECT * { Service Silent ?ep { ?s ?p ?o } }",
+    SD + "SELECT * { ?s a sd:Service . SERVICE <http://127.0.0.1:1/s> { ?s ?p ?o } }",
+    # a call next to words that only look like the keywords
+    "PREFIX schema: <http://schema.org/> SELECT ?c (NOW() AS ?t) { ?p schema:knowsAbout ?c }",
+    # escapes decoded first, as SPARQL does: in a keyword, or closing a string early
+    "SELECT (\\u004eOW() AS ?t) {}",
+    "SELECT (\\U0000004eow() AS ?t) {}",
+    "SELECT * { \\u0053ERVICE <http://127.0.0.1:1/s> { ?s ?p ?o } }",
+    "SELECT ?s { ?s ?p '\\u0027 . BIND(NOW() AS ?t) } #' }",
+    # "<NOW()&&?b>" lexes like an IRI, but the engine reads less-than and a call
+    "SELECT ?a { ?a ?p ?b FILTER(?a<NOW()&&?b>?a) }",
+])
+def test_real_calls_and_service_clauses_make_a_query_uncacheable(text: str) -> None:
+    assert not repeatable(text), text
+    assert ResultCache(max_bytes=1 << 20).key({"op": "query", "sparql": text}, "g") is None
+
+
 def test_receivers_may_change_what_they_get() -> None:
     cache = ResultCache(max_bytes=1 << 20)
     key = cache.key({"op": "rows", "sparql": "SELECT ?x {}"}, "g")
@@ -153,8 +202,13 @@ def test_the_endpoint_says_when_an_answer_came_from_the_cache(store_dir: Path) -
         assert csv.headers["KG-Result-Cache"] == "miss" and csv.data.startswith(b"s,o\r\n")
         clock = client.get("/sparql", query_string={"query": "SELECT (NOW() AS ?t) {}"})
         assert clock.status_code == 200 and "KG-Result-Cache" not in clock.headers
+        # a page-style query: the sd: prefix IRI holds "Service", knowsAbout holds "now"
+        page = {"query": SD + "PREFIX schema: <http://schema.org/>\n"
+                "SELECT ?c { ?s schema:knowsAbout ?c }"}
+        assert [client.get("/sparql", query_string=page).headers["KG-Result-Cache"]
+                for _ in range(2)] == ["miss", "hit"]
         exposed = client.get("/metrics").data.decode()
-        assert "kg_result_cache_hits_total 1.0" in exposed
+        assert "kg_result_cache_hits_total 2.0" in exposed
     finally:
         service.close()
 
