@@ -208,18 +208,49 @@ def optimize(store_dir: Path) -> None:
     del store
 
 
+def _engine_options(func):  # type: ignore[no-untyped-def]
+    """One click option per engine setting (flags and KG_ENGINE* env; see kg.engine)."""
+    from kg.engine import ENGINE_SETTINGS
+
+    for setting in reversed(ENGINE_SETTINGS):
+        if setting.secret:
+            continue
+        kind = click.Choice(setting.choices) if setting.choices else setting.type
+        func = click.option(
+            setting.flag, setting.name, type=kind, default=None,
+            help=f"{setting.help} [env {setting.env}; default {setting.default!r}]",
+        )(func)
+    return func
+
+
+def _open_engine(store_dir: Path, options: dict[str, object]):  # type: ignore[no-untyped-def]
+    """The embedded store, or the remote engine the KG_ENGINE* settings name."""
+    from kg.engine import EngineSettings, open_engine
+
+    try:
+        settings = EngineSettings.from_sources(overrides=options)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    except KgError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if settings.engine == "embedded":
+        return _open(store_dir, read_only=True)
+    return open_engine(settings, None)
+
+
 @main.command()
 @click.argument("sparql")
 @STORE_OPTION
 @click.option("--format", "format_name", default=None,
               type=click.Choice(sorted({*RESULT_FORMATS, *RDF_FORMATS})),
               help="Output format (default: tsv for SELECT/ASK, turtle for CONSTRUCT/DESCRIBE).")
-def query(sparql: str, store_dir: Path, format_name: str | None) -> None:
+@_engine_options
+def query(sparql: str, store_dir: Path, format_name: str | None, **engine: object) -> None:
     """Run a SPARQL query (text, or @FILE to read it from a file) and print the results."""
 
     if sparql.startswith("@"):
         sparql = Path(sparql[1:]).read_text(encoding="utf-8")
-    store = _open(store_dir, read_only=True)
+    store = _open_engine(store_dir, engine)
     try:
         result = store.query(sparql)
         fmt = format_name or ("turtle" if result.kind == "graph" else "tsv")
@@ -235,12 +266,16 @@ def query(sparql: str, store_dir: Path, format_name: str | None) -> None:
 @STORE_OPTION
 @click.option("--named-graphs/--default-graph-only", default=True,
               help="Also validate each document's named graph on its own.")
-def validate(store_dir: Path, named_graphs: bool) -> None:
+@_engine_options
+def validate(store_dir: Path, named_graphs: bool, **engine: object) -> None:
     """Validate the store against the SHACL shapes; exits 1 on any violation."""
     from kg.validate import validate_store
 
-    store = _open(store_dir, read_only=True)
-    reports = validate_store(store, named_graphs=named_graphs)
+    store = _open_engine(store_dir, engine)
+    try:
+        reports = validate_store(store, named_graphs=named_graphs)
+    except KgError as exc:
+        raise click.ClickException(str(exc)) from exc
     bad = [r for r in reports if not r.conforms]
     for r in bad:
         click.echo(f"graph {r.graph or '(default)'}: {r.violations} violations\n{r.text}", err=True)
@@ -251,12 +286,16 @@ def validate(store_dir: Path, named_graphs: bool) -> None:
 
 @main.command()
 @STORE_OPTION
-def stats(store_dir: Path) -> None:
+@_engine_options
+def stats(store_dir: Path, **engine: object) -> None:
     """Counts: persons, papers, triples, graphs, and entities per class."""
     from kg.stats import store_stats
 
-    store = _open(store_dir, read_only=True)
-    s = store_stats(store)
+    store = _open_engine(store_dir, engine)
+    try:
+        s = store_stats(store)
+    except KgError as exc:
+        raise click.ClickException(str(exc)) from exc
     for key in ("persons", "papers", "triples", "quads", "graphs", "documents"):
         click.echo(f"{key}\t{s[key]}")
     for cls, n in s["classes"].items():
