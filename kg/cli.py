@@ -235,7 +235,9 @@ def _open_engine(store_dir: Path, options: dict[str, object]):  # type: ignore[n
         raise click.ClickException(str(exc)) from exc
     if settings.engine == "embedded":
         return _open(store_dir, read_only=True)
-    return open_engine(settings, None)
+    engine = open_engine(settings, None)
+    click.get_current_context().call_on_close(engine.close)
+    return engine
 
 
 @main.command()
@@ -300,6 +302,45 @@ def stats(store_dir: Path, **engine: object) -> None:
         click.echo(f"{key}\t{s[key]}")
     for cls, n in s["classes"].items():
         click.echo(f"class\t{cls}\t{n}")
+
+
+@main.command()
+@click.argument("release_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--engine", "engine_kind", type=click.Choice(["virtuoso"]), default="virtuoso",
+              show_default=True, help="The engine to publish into.")
+@click.option("--slots", "slots_file", required=True, envvar="KG_PUBLISH_SLOTS",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON file naming the two engine instances that take turns (env "
+                   "KG_PUBLISH_SLOTS; see kg.publish).")
+@click.option("--pointer", required=True, envvar="KG_ENGINE_RELEASE",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="The release pointer readers follow (env KG_ENGINE_RELEASE).")
+@click.option("--user", default="dba", show_default=True, envvar="KG_ENGINE_USER",
+              help="Virtuoso user for isql (env KG_ENGINE_USER; password: KG_ENGINE_PASSWORD).")
+@click.option("--isql", default="isql-vt", show_default=True, envvar="KG_ISQL",
+              help="Virtuoso's isql program (env KG_ISQL).")
+def publish(release_file: Path, engine_kind: str, slots_file: Path, pointer: Path, user: str,
+            isql: str) -> None:
+    """Publish RELEASE_FILE (scholarkg-<release>.nq.gz, from 'kg export') into an engine.
+
+    The release is bulk-loaded into the instance that does not serve, its quads counted,
+    and only then the pointer is switched to it; a failed load leaves the current
+    release serving.
+    """
+    import os
+
+    from kg.publish import publish_virtuoso, read_slots
+
+    try:
+        done = publish_virtuoso(release_file, read_slots(slots_file), pointer, user=user,
+                                password=os.environ.get("KG_ENGINE_PASSWORD", "dba"),
+                                isql=isql)
+    except KgError as exc:
+        raise click.ClickException(f"{exc} (the current release still serves)") from exc
+    click.echo(f"published {done.release} into slot {done.slot}: {done.quads} quads in "
+               f"{done.seconds:.1f} s ({done.quads_per_s:,.0f} quads/s); {pointer} "
+               f"points at it", err=True)
+    click.echo(done.slot)
 
 
 def _serve_options(func):  # type: ignore[no-untyped-def]

@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Generator, Iterable, Iterator
 from typing import Any
@@ -48,6 +49,32 @@ def virtuoso_group(default_graph: str) -> str:
     return default_graph + ":group"
 
 
+_XSD_BOOLEAN = "http://www.w3.org/2001/XMLSchema#boolean"
+_NT_BOOLEAN = re.compile(rb'"([01])"\^\^<' + re.escape(_XSD_BOOLEAN.encode()) + rb">")
+
+
+def virtuoso_canonical(data: bytes, format_name: str) -> bytes:
+    """Virtuoso's answer with its booleans in canonical form: it stores ``true`` as the
+    integer 1 and answers ``"1"^^xsd:boolean`` (the same value, another lexical form).
+
+    >>> virtuoso_canonical(b'<http://a> <http://p> "0"^^<' + _XSD_BOOLEAN.encode() + b'> .',
+    ...                    "ntriples")[:31]
+    b'<http://a> <http://p> "false"^^'
+    """
+    if format_name == "ntriples":
+        return _NT_BOOLEAN.sub(
+            lambda m: b'"' + (b"true" if m.group(1) == b"1" else b"false") + b'"^^<'
+            + _XSD_BOOLEAN.encode() + b">", data)
+    if format_name != "json" or _XSD_BOOLEAN.encode() not in data:
+        return data
+    answer = json.loads(data)
+    for binding in answer.get("results", {}).get("bindings", ()):
+        for term in binding.values():
+            if term.get("datatype") == _XSD_BOOLEAN and term.get("value") in ("0", "1"):
+                term["value"] = "true" if term["value"] == "1" else "false"
+    return json.dumps(answer).encode("utf-8")
+
+
 # what SPARQL text holds that keywords cannot be in: long and short strings, IRIs, comments
 _OPAQUE = re.compile(
     r'"""(?:[^"\\]|\\.|"(?!""))*"""'
@@ -63,10 +90,59 @@ _FROM = re.compile(r"\bFROM\b", re.IGNORECASE)
 _UPDATE_DATASET = re.compile(r"\b(WITH|USING|GRAPH)\b", re.IGNORECASE)
 
 
-def _keywords(sparql: str) -> str:
-    """The text with strings, IRIs and comments blanked: what is left is keywords,
-    variables, prefixed names and punctuation."""
-    return _OPAQUE.sub(" ", sparql)
+def _keywords(sparql: str, *, keep_iris: bool = False) -> str:
+    """The text with strings, IRIs and comments blanked (same length, so positions hold):
+    what is left is keywords, variables, prefixed names and punctuation."""
+    def blank(match: re.Match[str]) -> str:
+        if keep_iris and match.group(0).startswith("<"):
+            return match.group(0)
+        return re.sub(r"[^\n]", " ", match.group(0))
+
+    return _OPAQUE.sub(blank, sparql)
+
+
+_CONSTANT_GRAPH = re.compile(r"\bGRAPH\s+(<[^>]*>|[A-Za-z][\w.-]*:[\w.-]*)\s*\{",
+                             re.IGNORECASE)
+
+
+def constant_graphs_as_filters(sparql: str) -> str:
+    """Every ``GRAPH <iri> { P }`` of a query written ``{ GRAPH ?v { P } FILTER(?v = <iri>) }``.
+
+    Virtuoso 7.2, once a query's default graph is given, finds nothing in ``GRAPH <iri>``
+    (no named graphs were given: the standard's reading) while ``GRAPH ?g`` still ranges
+    over every graph; written with a variable, a named graph is found again.
+
+    >>> constant_graphs_as_filters("SELECT * { GRAPH <http://g> { ?s ?p '}' } }")
+    "SELECT * { { GRAPH ?kg_graph_0 { ?s ?p '}' } FILTER(?kg_graph_0 = <http://g>) } }"
+    """
+    plain = _keywords(sparql, keep_iris=True)
+    found = list(_CONSTANT_GRAPH.finditer(plain))
+    if not found:
+        return sparql
+    edits: list[tuple[int, int, str]] = []
+    for number, match in enumerate(found):
+        depth, end = 0, -1
+        for i in range(match.end() - 1, len(plain)):
+            if plain[i] == "{":
+                depth += 1
+            elif plain[i] == "}":
+                depth -= 1
+                if depth == 0:
+                    end = i + 1
+                    break
+        if end < 0:
+            return sparql  # unbalanced: the engine will say what is wrong
+        var = f"?kg_graph_{number}"
+        body = sparql[match.end() - 1:end]
+        edits.append((match.start(), end,
+                      f"{{ GRAPH {var} {body} FILTER({var} = {match.group(1)}) }}"))
+    # nested GRAPH patterns cannot occur (a GRAPH inside a GRAPH is a syntax error for the
+    # engine too); apply from the end so earlier positions hold
+    for start, end, text in sorted(edits, reverse=True):
+        if any(s < start < e for s, e, _ in edits):
+            return sparql
+        sparql = sparql[:start] + text + sparql[end:]
+    return sparql
 
 
 def query_form(sparql: str) -> str:
@@ -195,6 +271,7 @@ class RemoteEngine:
                     head += f"define input:default-graph-uri <{dg}>\n"
             elif not has_dataset(sparql):
                 if s.dialect == "virtuoso":
+                    sparql = constant_graphs_as_filters(sparql)
                     # a graph excluded from the named graphs is also left out of a plain
                     # default graph, but not of a graph group holding it
                     head += f"define input:default-graph-uri <{virtuoso_group(dg)}>\n"
@@ -221,7 +298,11 @@ class RemoteEngine:
         response = self._send("POST", self.settings.query_url, "query",
                               content=urlencode([("query", text), *params]),
                               headers={"Accept": media, "Content-Type": _FORM_TYPE})
-        return parse_result(response.content, kind, self._answer_format(response, fmt))
+        answer_format = self._answer_format(response, fmt)
+        data = response.content
+        if self.settings.dialect == "virtuoso":
+            data = virtuoso_canonical(data, answer_format)
+        return parse_result(data, kind, answer_format)
 
     def update(self, sparql: str, *, base_iri: str | None = None) -> None:
         """Run an update (one request: the engine applies it all or nothing)."""
@@ -272,15 +353,12 @@ class RemoteEngine:
         return {"graph": target} if target is not None else {"default": ""}
 
     def dump_graph(self, graph: str | None, format_name: str) -> bytes:
-        """One graph serialised (kg's default graph when None), as the embedded store would."""
-        if self.settings.store_url:
-            response = self._send("GET", self.settings.store_url, "graph read",
-                                  params=self._store_params(graph),
-                                  headers={"Accept": RDF_FORMATS["ntriples"].media_type})
-            if response.status_code == 404:
-                return KnowledgeStore.convert(b"", "ntriples", format_name)
-            fmt = self._answer_format(response, "ntriples")
-            return KnowledgeStore.convert(response.content, fmt, format_name)
+        """One graph serialised (kg's default graph when None), as the embedded store would.
+
+        Read by query, not by the Graph Store Protocol: reads then need no credentials
+        (Virtuoso's store endpoint for writes asks them) and get the same compensations
+        as every query.
+        """
         ref = self._graph_ref(graph)
         result = self.query(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ {ref} {{ ?s ?p ?o }} }}")
         return b"".join(result.serialize(format_name))
