@@ -93,7 +93,8 @@ ENGINE_SETTINGS: tuple[EngineSetting, ...] = (
     EngineSetting("engine_update_url", "--engine-update-url", str, "",
                   "SPARQL 1.1 update endpoint of the remote engine (empty: read-only)."),
     EngineSetting("engine_store_url", "--engine-store-url", str, "",
-                  "Graph Store Protocol endpoint of the remote engine (empty: by query)."),
+                  "Graph Store Protocol endpoint of the remote engine, for graph writes "
+                  "(empty: refused; graphs are read by query)."),
     EngineSetting("engine_user", "--engine-user", str, "",
                   "User name for the remote engine (basic or digest, as it asks)."),
     EngineSetting("engine_password", "", str, "",
@@ -204,3 +205,13 @@ def release_id(engine: Any) -> str:
         return release
     path = getattr(engine, "path", None)
     return Path(path).resolve().name if path is not None else ""
+
+
+def markdown_table() -> str:
+    """The README's table of engine settings, generated from :data:`ENGINE_SETTINGS`."""
+    lines = ["| Flag | Variable | Default | Meaning |", "|---|---|---|---|"]
+    for s in ENGINE_SETTINGS:
+        flag = f"`{s.flag}`" if s.flag else "(variable only)"
+        default = f"`{s.default}`" if s.default != "" else "(empty)"
+        lines.append(f"| {flag} | `{s.env}` | {default} | {s.help} |")
+    return "\n".join(lines)
