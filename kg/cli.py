@@ -316,7 +316,8 @@ def stats(store_dir: Path, **engine: object) -> None:
               type=click.Path(dir_okay=False, path_type=Path),
               help="The release pointer readers follow (env KG_ENGINE_RELEASE).")
 @click.option("--user", default="dba", show_default=True, envvar="KG_ENGINE_USER",
-              help="Virtuoso user for isql (env KG_ENGINE_USER; password: KG_ENGINE_PASSWORD).")
+              help="Virtuoso user for isql (env KG_ENGINE_USER; its password: env "
+                   "KG_ENGINE_PASSWORD).")
 @click.option("--isql", default="isql-vt", show_default=True, envvar="KG_ISQL",
               help="Virtuoso's isql program (env KG_ISQL).")
 def publish(release_file: Path, engine_kind: str, slots_file: Path, pointer: Path, user: str,
@@ -331,10 +332,12 @@ def publish(release_file: Path, engine_kind: str, slots_file: Path, pointer: Pat
 
     from kg.publish import publish_virtuoso, read_slots
 
+    password = os.environ.get("KG_ENGINE_PASSWORD", "")
+    if not password:
+        raise click.UsageError("set KG_ENGINE_PASSWORD to the password of --user for isql")
     try:
         done = publish_virtuoso(release_file, read_slots(slots_file), pointer, user=user,
-                                password=os.environ.get("KG_ENGINE_PASSWORD", "dba"),
-                                isql=isql)
+                                password=password, isql=isql)
     except KgError as exc:
         raise click.ClickException(f"{exc} (the current release still serves)") from exc
     click.echo(f"published {done.release} into slot {done.slot}: {done.quads} quads in "

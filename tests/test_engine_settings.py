@@ -3,6 +3,8 @@ that reads the graph, bad values named."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 
@@ -51,3 +53,22 @@ def test_flags_override_the_environment() -> None:
 def test_a_missing_release_pointer_is_named(tmp_path) -> None:
     result = CliRunner().invoke(main, ["stats", "--engine-release", str(tmp_path / "current.json")])
     assert result.exit_code == 1 and "cannot read the release pointer" in result.output
+
+
+def test_publish_needs_a_password_and_a_release_file(tmp_path) -> None:
+    slots = tmp_path / "slots.json"
+    slots.write_text("{}", encoding="utf-8")
+    release = tmp_path / "scholarkg-r1.nq.gz"
+    release.write_bytes(b"")
+    args = ["publish", str(release), "--slots", str(slots), "--pointer", str(tmp_path / "current.json")]
+    result = CliRunner().invoke(main, args, env={"KG_ENGINE_PASSWORD": ""})
+    assert result.exit_code == 2 and "KG_ENGINE_PASSWORD" in result.output
+    result = CliRunner().invoke(main, args, env={"KG_ENGINE_PASSWORD": "x"})
+    assert result.exit_code == 1 and "naming two slots" in result.output
+    assert "the current release still serves" in result.output
+    slot = {"isql": "127.0.0.1:1", "query_url": "http://127.0.0.1:1/sparql", "load_dir": str(tmp_path)}
+    slots.write_text(json.dumps({"blue": slot, "green": slot}), encoding="utf-8")
+    other = tmp_path / "release.nq.gz"
+    other.write_bytes(b"")
+    result = CliRunner().invoke(main, ["publish", str(other), *args[2:]], env={"KG_ENGINE_PASSWORD": "x"})
+    assert result.exit_code == 1 and "scholarkg-<release>.nq.gz" in result.output
