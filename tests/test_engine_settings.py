@@ -72,3 +72,13 @@ def test_publish_needs_a_password_and_a_release_file(tmp_path) -> None:
     other.write_bytes(b"")
     result = CliRunner().invoke(main, ["publish", str(other), *args[2:]], env={"KG_ENGINE_PASSWORD": "x"})
     assert result.exit_code == 1 and "scholarkg-<release>.nq.gz" in result.output
+
+
+def test_release_id_of_the_embedded_store_follows_the_current_link(tmp_path) -> None:
+    from kg.engine import release_id
+    from kg.store import KnowledgeStore
+
+    KnowledgeStore.open(tmp_path / "2026-11-21").flush()
+    (tmp_path / "current").symlink_to(tmp_path / "2026-11-21")
+    assert release_id(KnowledgeStore.open(tmp_path / "current", read_only=True)) == "2026-11-21"
+    assert release_id(KnowledgeStore.open(None)) == ""

@@ -26,7 +26,7 @@ import pytest
 from click.testing import CliRunner
 
 from kg.cli import main
-from kg.engine import EngineSettings
+from kg.engine import EngineSettings, release_id
 from kg.errors import EngineTimeout, EngineUnavailable, StoreError
 from kg.publish import PublishError, publish_virtuoso, read_slots
 from kg.remote_engine import RemoteEngine
@@ -344,7 +344,7 @@ def _publish_broken_then_good(release: Release, published: Path, virtuosos: list
     assert (done.slot, pointer["slot"], pointer["release"]) == ("green", "green", "2026-12-02")
     assert pointer["quads"] == quads == done.quads
     with _virtuoso_engine(published) as engine:
-        assert engine.release == "2026-12-02"
+        assert engine.release == release_id(engine) == "2026-12-02"
         assert engine.settings.query_url == f"{virtuosos[1].base}/sparql"
         assert engine.count_quads(all_graphs=True) == quads
     # and back to blue for the next one
