@@ -13,6 +13,10 @@ Compensations for engine behaviour (``dialect``) are in docs/decisions/0010.
 False
 >>> has_dataset("SELECT * FROM <http://ex.org/g> WHERE { ?s ?p ?o }")
 True
+>>> has_dataset("PREFIX from: <http://ex.org/> SELECT ?from WHERE { ?from from:x ex:from }")
+False
+>>> query_form("PREFIX ask: <http://ex.org/> SELECT ?ask WHERE { ?ask ask:x 1 }")
+'select'
 """
 
 from __future__ import annotations
@@ -85,9 +89,10 @@ _OPAQUE = re.compile(
     r"|#[^\n]*",
 )
 _FORM_TYPE = "application/x-www-form-urlencoded"
-_FORM = re.compile(r"\b(SELECT|ASK|CONSTRUCT|DESCRIBE)\b", re.IGNORECASE)
-_FROM = re.compile(r"\bFROM\b", re.IGNORECASE)
-_UPDATE_DATASET = re.compile(r"\b(WITH|USING|GRAPH)\b", re.IGNORECASE)
+# keywords, not variables (?from), prefixed names (ex:from) or prefixes (from:)
+_FORM = re.compile(r"(?<![?$:\w-])(SELECT|ASK|CONSTRUCT|DESCRIBE)(?![:\w-])", re.IGNORECASE)
+_FROM = re.compile(r"(?<![?$:\w-])FROM(?![:\w-])", re.IGNORECASE)
+_UPDATE_DATASET = re.compile(r"(?<![?$:\w-])(WITH|USING|GRAPH)(?![:\w-])", re.IGNORECASE)
 
 
 def _keywords(sparql: str, *, keep_iris: bool = False) -> str:
@@ -101,7 +106,7 @@ def _keywords(sparql: str, *, keep_iris: bool = False) -> str:
     return _OPAQUE.sub(blank, sparql)
 
 
-_CONSTANT_GRAPH = re.compile(r"\bGRAPH\s+(<[^>]*>|[A-Za-z][\w.-]*:[\w.-]*)\s*\{",
+_CONSTANT_GRAPH = re.compile(r"(?<![?$:\w-])GRAPH\s+(<[^>]*>|[A-Za-z][\w.-]*:[\w.-]*)\s*\{",
                              re.IGNORECASE)
 
 
