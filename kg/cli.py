@@ -252,6 +252,38 @@ def optimize(store_dir: Path) -> None:
     del store
 
 
+def _engine_options(func):  # type: ignore[no-untyped-def]
+    """One click option per engine setting (flags and KG_ENGINE* env; see kg.engine)."""
+    from kg.engine import ENGINE_SETTINGS
+
+    for setting in reversed(ENGINE_SETTINGS):
+        if setting.secret:
+            continue
+        kind = click.Choice(setting.choices) if setting.choices else setting.type
+        func = click.option(
+            setting.flag, setting.name, type=kind, default=None,
+            help=f"{setting.help} [env {setting.env}; default {setting.default!r}]",
+        )(func)
+    return func
+
+
+def _open_engine(store_dir: Path, options: dict[str, object]):  # type: ignore[no-untyped-def]
+    """The embedded store, or the remote engine the KG_ENGINE* settings name."""
+    from kg.engine import EngineSettings, open_engine
+
+    try:
+        settings = EngineSettings.from_sources(overrides=options)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    except KgError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if settings.engine == "embedded":
+        return _open(store_dir, read_only=True)
+    engine = open_engine(settings, None)
+    click.get_current_context().call_on_close(engine.close)
+    return engine
+
+
 @main.command()
 @click.argument("sparql")
 @STORE_OPTION
@@ -260,7 +292,9 @@ def optimize(store_dir: Path) -> None:
               type=click.Choice(sorted({*RESULT_FORMATS, *RDF_FORMATS})),
               help="Output format: json, xml, csv or tsv (default) for SELECT/ASK; turtle "
                    "(default), ntriples, nquads, trig, rdfxml or jsonld for CONSTRUCT/DESCRIBE.")
-def query(sparql: str, store_dir: Path, base_iri: str, format_name: str | None) -> None:
+@_engine_options
+def query(sparql: str, store_dir: Path, base_iri: str, format_name: str | None,
+          **engine: object) -> None:
     """Run a SPARQL query (text, or @FILE to read it from a file) and print the results.
 
     Turtle and TriG declare only the prefixes they use, and write the graph's own IRIs
@@ -270,7 +304,7 @@ def query(sparql: str, store_dir: Path, base_iri: str, format_name: str | None) 
 
     if sparql.startswith("@"):
         sparql = Path(sparql[1:]).read_text(encoding="utf-8")
-    store = _open(store_dir, read_only=True)
+    store = _open_engine(store_dir, engine)
     try:
         result = store.query(sparql)
         if result.kind == "graph":
@@ -295,12 +329,16 @@ def query(sparql: str, store_dir: Path, base_iri: str, format_name: str | None) 
 @STORE_OPTION
 @click.option("--named-graphs/--default-graph-only", default=True,
               help="Also validate each document's named graph on its own.")
-def validate(store_dir: Path, named_graphs: bool) -> None:
+@_engine_options
+def validate(store_dir: Path, named_graphs: bool, **engine: object) -> None:
     """Validate the store against the SHACL shapes; exits 1 on any violation."""
     from kg.validate import validate_store
 
-    store = _open(store_dir, read_only=True)
-    reports = validate_store(store, named_graphs=named_graphs)
+    store = _open_engine(store_dir, engine)
+    try:
+        reports = validate_store(store, named_graphs=named_graphs)
+    except KgError as exc:
+        raise click.ClickException(str(exc)) from exc
     bad = [r for r in reports if not r.conforms]
     for r in bad:
         click.echo(f"graph {r.graph or '(default)'}: {r.violations} violations\n{r.text}", err=True)
@@ -311,16 +349,62 @@ def validate(store_dir: Path, named_graphs: bool) -> None:
 
 @main.command()
 @STORE_OPTION
-def stats(store_dir: Path) -> None:
+@_engine_options
+def stats(store_dir: Path, **engine: object) -> None:
     """Counts: persons, papers, triples, graphs, and entities per class."""
     from kg.stats import store_stats
 
-    store = _open(store_dir, read_only=True)
-    s = store_stats(store)
+    store = _open_engine(store_dir, engine)
+    try:
+        s = store_stats(store)
+    except KgError as exc:
+        raise click.ClickException(str(exc)) from exc
     for key in ("persons", "papers", "triples", "quads", "graphs", "documents"):
         click.echo(f"{key}\t{s[key]}")
     for cls, n in s["classes"].items():
         click.echo(f"class\t{cls}\t{n}")
+
+
+@main.command()
+@click.argument("release_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--engine", "engine_kind", type=click.Choice(["virtuoso"]), default="virtuoso",
+              show_default=True, help="The engine to publish into.")
+@click.option("--slots", "slots_file", required=True, envvar="KG_PUBLISH_SLOTS",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON file naming the two engine instances that take turns (env "
+                   "KG_PUBLISH_SLOTS; see kg.publish).")
+@click.option("--pointer", required=True, envvar="KG_ENGINE_RELEASE",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="The release pointer readers follow (env KG_ENGINE_RELEASE).")
+@click.option("--user", default="dba", show_default=True, envvar="KG_ENGINE_USER",
+              help="Virtuoso user for isql (env KG_ENGINE_USER; its password: env "
+                   "KG_ENGINE_PASSWORD).")
+@click.option("--isql", default="isql-vt", show_default=True, envvar="KG_ISQL",
+              help="Virtuoso's isql program (env KG_ISQL).")
+def publish(release_file: Path, engine_kind: str, slots_file: Path, pointer: Path, user: str,
+            isql: str) -> None:
+    """Publish RELEASE_FILE (scholarkg-<release>.nq.gz, from 'kg export') into an engine.
+
+    The release is bulk-loaded into the instance that does not serve, its quads counted,
+    and only then the pointer is switched to it; a failed load leaves the current
+    release serving.
+    """
+    import os
+
+    from kg.publish import publish_virtuoso, read_slots
+
+    password = os.environ.get("KG_ENGINE_PASSWORD", "")
+    if not password:
+        raise click.UsageError("set KG_ENGINE_PASSWORD to the password of --user for isql")
+    try:
+        done = publish_virtuoso(release_file, read_slots(slots_file), pointer, user=user,
+                                password=password, isql=isql)
+    except KgError as exc:
+        raise click.ClickException(f"{exc} (the current release still serves)") from exc
+    click.echo(f"published {done.release} into slot {done.slot}: {done.quads} quads in "
+               f"{done.seconds:.1f} s ({done.quads_per_s:,.0f} quads/s); {pointer} "
+               f"points at it", err=True)
+    click.echo(done.slot)
 
 
 def _serve_options(func):  # type: ignore[no-untyped-def]

@@ -32,3 +32,12 @@ class StoreError(KgError):
 
 class RemoteServiceError(KgError):
     """A federated ``SERVICE`` endpoint could not be reached or broke off its answer."""
+
+
+class EngineUnavailable(StoreError):
+    """A remote SPARQL engine could not be reached, or answered that it cannot serve."""
+
+
+class EngineTimeout(StoreError):
+    """A remote SPARQL engine did not finish in time (its own limit or ours): never a cut
+    result."""

@@ -303,6 +303,35 @@ class _Counted:
         return item
 
 
+def parse_result(data: bytes, kind: str, format_name: str) -> QueryResult:
+    """A query result read from bytes another engine wrote: ``kind`` "select" or "ask" in
+    a results format, "graph" in an RDF format. Terms come out as pyoxigraph reads them
+    (a plain literal is an ``xsd:string``, SPARQL JSON's legacy ``typed-literal`` a literal).
+
+    >>> parse_result(b'{"head":{"vars":["x"]},"results":{"bindings":[{"x":'
+    ...              b'{"type":"typed-literal","value":"5",'
+    ...              b'"datatype":"http://www.w3.org/2001/XMLSchema#integer"}}]}}',
+    ...              "select", "json").term_rows().__next__()
+    {'x': '"5"^^<http://www.w3.org/2001/XMLSchema#integer>'}
+    >>> [t for t in parse_result(b'<http://a> <http://p> "x" .', "graph", "ntriples").triples()]
+    [('<http://a>', '<http://p>', '"x"')]
+    """
+    try:
+        if kind == "graph":
+            triples = [q.triple for q in ox.parse(data, _RDF[format_name])]
+            return QueryResult("graph", triples)
+        raw = ox.parse_query_results(data, _RESULTS[format_name])
+    except SyntaxError as exc:
+        raise StoreError(f"the engine's answer is not valid {format_name}: {exc}") from exc
+    if isinstance(raw, ox.QueryBoolean):
+        if kind != "ask":
+            raise StoreError("the engine answered a boolean to a SELECT query")
+        return QueryResult("ask", raw)
+    if kind != "select":
+        raise StoreError("the engine answered solutions to an ASK query")
+    return QueryResult("select", raw)
+
+
 def read_error(exc: OSError) -> KgError:
     """The error to raise for an OSError met while reading results: a broken connection
     is a federated SERVICE call failing (the store itself is local files), anything else
