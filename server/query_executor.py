@@ -603,6 +603,10 @@ class ProcessPoolQueryService:
         self._cond = threading.Condition()
         self._idle: list[_Executor] = []
         self._busy: set[_Executor] = set()
+        #: a started executor kept aside (read-only pools): it takes the place of one
+        #: that was killed, so the queries behind a stopped runaway do not wait for a
+        #: new process to start and open the store within their own deadline
+        self._spare: _Executor | None = None
         self._waiting = 0
         self._watchdog_stop = threading.Event()
         self._started = False
@@ -633,6 +637,8 @@ class ProcessPoolQueryService:
                 self._idle = [self._spawn() for _ in range(self.size)]
                 for ex in self._idle:
                     ex.initial = True
+                if self.read_only:
+                    self._spare = self._spawn()
                 self._started = True
                 if self.memory_limit:
                     threading.Thread(target=self._watch_memory, name="kg-memory-watchdog",
@@ -640,6 +646,20 @@ class ProcessPoolQueryService:
 
     def _spawn(self) -> _Executor:
         return _Executor(self._ctx, self._serving, self.read_only)
+
+    def _fresh(self) -> _Executor:
+        """A replacement for an executor that was killed or died (call with the condition
+        held): the warm spare when it serves the current store, else a new process; a new
+        spare starts meanwhile."""
+        ex, self._spare = self._spare, None
+        if ex is not None and (ex.store_path != self._serving or ex.proc.exitcode is not None):
+            self._retire(ex)
+            ex = None
+        if ex is None:
+            ex = self._spawn()
+        if self.read_only and not self._closed:
+            self._spare = self._spawn()
+        return ex
 
     def _retire(self, ex: _Executor) -> None:
         """Stop an executor that serves an old release, without waiting for it."""
@@ -664,13 +684,18 @@ class ProcessPoolQueryService:
         for ex in stale:
             self._retire(ex)
             self._idle.append(self._spawn())
+        if self._spare is not None:  # it holds the old release open
+            self._retire(self._spare)
+            self._spare = self._spawn()
 
     def close(self) -> None:
         with self._cond:
             self._closed = True
             self._watchdog_stop.set()
             executors = list(self._idle) + list(self._busy)
-            self._idle, self._busy = [], set()
+            if self._spare is not None:
+                executors.append(self._spare)
+            self._idle, self._busy, self._spare = [], set(), None
             self._cond.notify_all()
         for ex in executors:
             ex.stop()
@@ -716,7 +741,7 @@ class ProcessPoolQueryService:
             ex = self._take_idle()
             if ex.proc.exitcode is not None:  # died while idle (e.g. killed by the OOM killer)
                 ex.kill()
-                ex = self._spawn()
+                ex = self._fresh()
                 self.restarts += 1
                 self._event("restart")
             self._busy.add(ex)
@@ -750,7 +775,7 @@ class ProcessPoolQueryService:
             self._busy.discard(ex)
             self.restarts += 1
             if not self._closed:
-                self._idle.insert(0, self._spawn())  # last in line while it starts
+                self._idle.insert(0, self._fresh())  # last in line if it still starts
                 self._cond.notify()
         self._event("restart")
 
@@ -820,7 +845,7 @@ class ProcessPoolQueryService:
                     elif ex in self._idle:
                         self._idle.remove(ex)
                         self._retire(ex)
-                        self._idle.insert(0, self._spawn())
+                        self._idle.insert(0, self._fresh())
                         self.restarts += 1
 
     # jobs ------------------------------------------------------------------
