@@ -176,7 +176,8 @@ def release(store_dir: Path, releases_dir: Path, keep: int, optimize: bool) -> N
         made = publish_release(store_dir, releases_dir, keep=keep, optimize=optimize)
     except KgError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"published {made.path} as {releases_dir / 'current'}", err=True)
+    click.echo(f"published {made.path} as {releases_dir / 'current'} (statistics "
+               f"computed in {made.stats_seconds:.1f} s)", err=True)
     for name in made.pruned:
         click.echo(f"removed old release {name}", err=True)
     for name in made.in_use:
@@ -252,15 +253,22 @@ def validate(store_dir: Path, named_graphs: bool) -> None:
 @main.command()
 @STORE_OPTION
 def stats(store_dir: Path) -> None:
-    """Counts: persons, papers, triples, graphs, and entities per class."""
-    from kg.stats import store_stats
+    """Counts: persons, papers, triples, graphs, and entities per class.
+
+    A release's figures were computed when it was published ('kg release'); for any
+    other store, or one changed since, they are computed now (whole-store queries).
+    """
+    from kg.stats import stats_state, store_stats
 
     store = _open(store_dir, read_only=True)
     s = store_stats(store)
     for key in ("persons", "papers", "triples", "quads", "graphs", "documents"):
         click.echo(f"{key}\t{s[key]}")
-    for cls, n in s["classes"].items():
+    for cls, n in s["classes"]:
         click.echo(f"class\t{cls}\t{n}")
+    state = stats_state(store_dir)
+    click.echo("figures: " + ("published with the data" if state == "fresh" else
+                              f"computed now (published figures {state})"), err=True)
 
 
 def _serve_options(func):  # type: ignore[no-untyped-def]
@@ -291,16 +299,22 @@ def serve(**options: object) -> None:
         raise click.BadParameter(str(exc)) from exc
     if not Path(settings.store).is_dir():
         raise click.ClickException(f"no store at {settings.store}: run 'kg ingest' first")
-    run_server(settings)
+    try:
+        run_server(settings)
+    except KgError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _open(store_dir: Path, *, read_only: bool = False):
     from kg.store import KnowledgeStore
 
     try:
-        return KnowledgeStore.open(store_dir, read_only=read_only)
+        store = KnowledgeStore.open(store_dir, read_only=read_only)
     except KgError as exc:
         raise click.ClickException(str(exc)) from exc
+    # closed (its lock dropped) when the command ends, however it ends
+    click.get_current_context().call_on_close(store.close)
+    return store
 
 
 if __name__ == "__main__":
