@@ -43,7 +43,7 @@ from pathlib import Path
 from kg.errors import KgError, StoreError
 from kg.stats import compute_stats, store_select, write_stats
 from kg.store import KnowledgeStore
-from kg.store_lock import IN_USE
+from kg.store_lock import IN_USE, lock_store, release_lock
 
 CURRENT = "current"
 #: ``20261122T054512Z-7``: when it was made (UTC) and its sequence number
@@ -193,26 +193,21 @@ def _remove_if_unused(path: Path) -> bool:
 @contextmanager
 def hold_release(path: str | os.PathLike[str]) -> Iterator[None]:
     """Mark the release at ``path`` in use while the block runs (a shared lock on its
-    ``.in-use`` file; nothing happens for a store that is not a release).
+    ``.in-use`` file, :mod:`kg.store_lock`; nothing happens for a store that is not a
+    release).
 
     Never waits: while a writer holds the release, the block runs without the mark, and
-    opening the store in it fails with a message saying so. An open
-    :class:`KnowledgeStore` holds the same shared lock itself (:mod:`kg.store_lock`), so
-    a release cannot be opened read-write in the block: releases are served read-only.
+    opening the store in it fails with a message saying so. A release cannot be opened
+    read-write in the block: releases are served read-only.
     """
-    if not RELEASE_NAME.match(Path(path).name):
+    if not RELEASE_NAME.match(Path(path).name) or not Path(path).is_dir():
         yield
         return
     try:
-        fd = os.open(Path(path) / IN_USE, os.O_RDONLY)
-    except FileNotFoundError:
-        yield
-        return
+        fd = lock_store(Path(path), exclusive=False)
+    except StoreError:
+        fd = None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pass
         yield
     finally:
-        os.close(fd)
+        release_lock(fd)

@@ -20,7 +20,7 @@ itself in a refused writer's message; the file of a server that is gone is ignor
 ...     try:
 ...         lock_store(Path(tmp), exclusive=True)
 ...     except StoreInUseError as exc:
-...         print("refused:", "open read-only in another process" in str(exc))
+...         print("refused:", "is open read-only in this process" in str(exc))
 ...     release_lock(reader)
 ...     release_lock(lock_store(Path(tmp), exclusive=True))   # free again
 refused: True
@@ -49,6 +49,11 @@ _WRITERS = ("'kg ingest', 'kg link', 'kg optimize', 'kg release' or a 'kg serve'
 _ADVICE = ("a served store never changes under its server: write the working store, "
            "publish it with 'kg release' and serve the release (docs/operations.md), "
            "or stop the server first")
+
+
+#: directories this process holds shared locks on (real path -> descriptors), to tell
+#: a writer refused by its own process's readers what happened
+_SHARED_HERE: dict[str, set[int]] = {}
 
 
 class StoreInUseError(StoreError):
@@ -83,16 +88,25 @@ def lock_store(directory: Path, *, exclusive: bool) -> int | None:
     except BlockingIOError:
         readers = exclusive and _only_readers(directory)
         os.close(fd)
+        if readers and _SHARED_HERE.get(os.path.realpath(directory)):
+            raise StoreInUseError(
+                f"the store at {directory} is open read-only in this process already; "
+                "close it first (a release is served read-only: a server with "
+                "KG_UPDATE_TOKEN cannot write one)") from None
         raise StoreInUseError(_refusal(directory, exclusive, readers)) from None
     except OSError as exc:
         os.close(fd)
         raise StoreError(f"cannot lock {directory / IN_USE}: {exc}") from exc
+    if not exclusive:
+        _SHARED_HERE.setdefault(os.path.realpath(directory), set()).add(fd)
     return fd
 
 
 def release_lock(fd: int | None) -> None:
     """Drop a lock taken by :func:`lock_store` (closing its descriptor drops it)."""
     if fd is not None:
+        for held in _SHARED_HERE.values():
+            held.discard(fd)
         with contextlib.suppress(OSError):
             os.close(fd)
 

@@ -117,7 +117,7 @@ def test_a_server_does_not_start_on_a_store_being_written(store: Path) -> None:
 
 def test_readers_and_a_writer_exclude_each_other_in_every_order(store: Path) -> None:
     reader = KnowledgeStore.open(store, read_only=True)
-    with pytest.raises(StoreInUseError, match="open read-only in another process"):
+    with pytest.raises(StoreInUseError, match="open read-only in this process already"):
         KnowledgeStore.open(store)
     second = KnowledgeStore.open(store, read_only=True)  # readers share
     reader.close()
@@ -127,3 +127,21 @@ def test_readers_and_a_writer_exclude_each_other_in_every_order(store: Path) -> 
         KnowledgeStore.open(store, read_only=True)
     writer.close()
     KnowledgeStore.open(store, read_only=True).close()
+
+
+def test_a_release_is_never_opened_for_writing_by_a_server(store: Path, tmp_path: Path) -> None:
+    from kg.release import publish_release
+    from server.errors import ApiError
+    from server.query_executor import ProcessPoolQueryService
+    from server.settings import Settings
+
+    publish_release(store, tmp_path / "releases")
+    pool = ProcessPoolQueryService(Settings(store=str(tmp_path / "releases" / "current"),
+                                            update_token="t"))
+    try:
+        with pytest.raises(ApiError) as refused:
+            pool.select("SELECT * { ?s ?p ?o } LIMIT 1")
+    finally:
+        pool.close()
+    assert refused.value.status == 503
+    assert "a release is served read-only" in refused.value.message
