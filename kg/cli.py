@@ -166,9 +166,11 @@ def export(store_dir: Path, base_iri: str, out_dir: Path, release: str | None) -
 def release(store_dir: Path, releases_dir: Path, keep: int, optimize: bool) -> None:
     """Publish the working store: copy it into a new release and make that one current.
 
-    The copy is a consistent checkpoint (hard links, cheap); RELEASES/current is repointed
-    atomically, and a server started with --store RELEASES/current switches to the new
-    release without failing a request. Run it between ingests, never during one.
+    The copy is a consistent checkpoint (hard links, cheap); the dataset's figures (the
+    dataset page, VoID, 'kg stats') are computed into it (a whole-store read); then
+    RELEASES/current is repointed atomically, and a server started with --store
+    RELEASES/current switches to the new release without failing a request. Run it
+    between ingests, never during one.
     """
     from kg.release import publish_release
 

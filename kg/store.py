@@ -285,7 +285,10 @@ class KnowledgeStore:
         release_lock(lock)
 
     def __del__(self) -> None:
-        self.close()
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001, S110 - at interpreter exit the kernel drops the lock
+            pass
 
     # SPARQL ---------------------------------------------------------------
     def query(

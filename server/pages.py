@@ -2,8 +2,9 @@
 
 Entity pages are served at the entity's own path by :mod:`server.linked_data` (HTML
 is one of its representations); this module renders them and serves ``/dataset``.
-Every page reads the graph only through SPARQL (:func:`server.query_service.query_service`),
-and every piece of data reaches the HTML through Jinja's autoescaping.
+Every page reads the graph only through SPARQL (:func:`server.query_service.query_service`)
+or, for the dataset page, the figures published with it (:mod:`server.statistics`), and
+every piece of data reaches the HTML through Jinja's autoescaping.
 
 >>> segments("See https://github.com/a/b. Or <x>")
 [('text', 'See '), ('link', 'https://github.com/a/b'), ('text', '. Or <x>')]

@@ -263,3 +263,28 @@ def test_the_entity_cache_stays_within_its_budget(
     assert pool.jobs == jobs
     client.get(paths[0])  # least recently used: gone, computed again
     assert pool.jobs > jobs
+
+
+def test_an_update_drops_the_entity_answers(tmp_path: Path) -> None:
+    _ingest(tmp_path / "work", EXAMPLES)
+    settings = Settings(store=str(tmp_path / "work"), update_token="t", result_cache_mb=0)
+    pool = CountingPool(settings)
+    client = create_app(settings, service=pool).test_client()
+    def triples() -> int:
+        doc = Page(client.get("/dataset").get_data(as_text=True))
+        return next(int(e.text) for e in doc.find_all("dd")
+                    if e.attrs.get("data-count") == "triples")
+
+    try:
+        before = client.get(f"/id/{MEI}.ttl").get_data()
+        assert client.get(f"/id/{MEI}.ttl").get_data() == before
+        triples_before = triples()
+        update = client.post("/sparql", headers={"Authorization": "Bearer t"}, data={
+            "update": f'INSERT DATA {{ <https://w3id.org/scholarkg/id/{MEI}> '
+                      f'<https://schema.org/alternateName> "Updated In Test" }}'})
+        assert update.status_code in (200, 204), update.get_data(as_text=True)
+        after = client.get(f"/id/{MEI}.ttl").get_data()
+        assert b"Updated In Test" in after and b"Updated In Test" not in before
+        assert triples() == triples_before + 1  # figures of the new generation
+    finally:
+        pool.close()
