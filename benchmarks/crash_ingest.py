@@ -147,7 +147,7 @@ def run_to_end(argv: list[str]) -> float:
 def _documents(store: Path) -> int:
     """Document graphs the store holds now (0 while it cannot be opened)."""
     try:
-        opened = KnowledgeStore.open(store, read_only=True)
+        opened = KnowledgeStore.open(store, read_only=True, lock=False)  # under the writer
     except Exception:  # noqa: BLE001 - not created yet, or being created
         return 0
     try:

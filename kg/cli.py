@@ -210,9 +210,11 @@ def export(store_dir: Path, base_iri: str, out_dir: Path, release: str | None) -
 def release(store_dir: Path, releases_dir: Path, keep: int, optimize: bool) -> None:
     """Publish the working store: copy it into a new release and make that one current.
 
-    The copy is a consistent checkpoint (hard links, cheap); RELEASES/current is repointed
-    atomically, and a server started with --store RELEASES/current switches to the new
-    release without failing a request. Run it between ingests, never during one.
+    The copy is a consistent checkpoint (hard links, cheap); the dataset's figures (the
+    dataset page, VoID, 'kg stats') are computed into it (a whole-store read); then
+    RELEASES/current is repointed atomically, and a server started with --store
+    RELEASES/current switches to the new release without failing a request. Run it
+    between ingests, never during one.
     """
     from kg.release import publish_release
 
@@ -220,7 +222,8 @@ def release(store_dir: Path, releases_dir: Path, keep: int, optimize: bool) -> N
         made = publish_release(store_dir, releases_dir, keep=keep, optimize=optimize)
     except KgError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"published {made.path} as {releases_dir / 'current'}", err=True)
+    click.echo(f"published {made.path} as {releases_dir / 'current'} (statistics "
+               f"computed in {made.stats_seconds:.1f} s)", err=True)
     for name in made.pruned:
         click.echo(f"removed old release {name}", err=True)
     for name in made.in_use:
@@ -351,8 +354,13 @@ def validate(store_dir: Path, named_graphs: bool, **engine: object) -> None:
 @STORE_OPTION
 @_engine_options
 def stats(store_dir: Path, **engine: object) -> None:
-    """Counts: persons, papers, triples, graphs, and entities per class."""
-    from kg.stats import store_stats
+    """Counts: persons, papers, triples, graphs, and entities per class.
+
+    A release's figures were computed when it was published ('kg release'); for any
+    other store, one changed since, or a remote engine, they are computed now
+    (whole-store queries).
+    """
+    from kg.stats import stats_state, store_stats
 
     store = _open_engine(store_dir, engine)
     try:
@@ -361,8 +369,12 @@ def stats(store_dir: Path, **engine: object) -> None:
         raise click.ClickException(str(exc)) from exc
     for key in ("persons", "papers", "triples", "quads", "graphs", "documents"):
         click.echo(f"{key}\t{s[key]}")
-    for cls, n in s["classes"].items():
+    for cls, n in s["classes"]:
         click.echo(f"class\t{cls}\t{n}")
+    state = stats_state(store_dir) if store.path is not None else "remote engine"
+    click.echo("figures: " + ("published with the data" if state == "fresh" else
+                              f"computed now ({state})" if state == "remote engine" else
+                              f"computed now (published figures {state})"), err=True)
 
 
 @main.command()
@@ -435,16 +447,22 @@ def serve(**options: object) -> None:
         raise click.BadParameter(str(exc)) from exc
     if not Path(settings.store).is_dir():
         raise click.ClickException(f"no store at {settings.store}: run 'kg ingest' first")
-    run_server(settings)
+    try:
+        run_server(settings)
+    except KgError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _open(store_dir: Path, *, read_only: bool = False):
     from kg.store import KnowledgeStore
 
     try:
-        return KnowledgeStore.open(store_dir, read_only=read_only)
+        store = KnowledgeStore.open(store_dir, read_only=read_only)
     except KgError as exc:
         raise click.ClickException(str(exc)) from exc
+    # closed (its lock dropped) when the command ends, however it ends
+    click.get_current_context().call_on_close(store.close)
+    return store
 
 
 if __name__ == "__main__":

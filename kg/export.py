@@ -36,6 +36,7 @@ from kg.iris import IriMinter
 from kg.jsonld import load_context, write_document
 from kg.ntriples import XSD_DATE, XSD_INTEGER, Triple, iri, literal, typed
 from kg.sorting import sorted_unique_lines
+from kg.stats import class_counts, linkset_counts, read_stats, store_select
 from kg.store import KnowledgeStore, Writable
 from kg.vocab import PREFIXES
 
@@ -190,6 +191,12 @@ def _void_description(store: KnowledgeStore, dumps: list[DumpFile], base_iri: st
                       release: str) -> bytes:
     minter = IriMinter(base_iri)
     ds = iri(minter.dataset())
+    # the figures published with the data (a release), else the few the VoID needs
+    published = read_stats(store.path) if store.read_only else None
+    select = store_select(store)
+    triples = published["triples"] if published else store.count_quads(None)
+    classes = [(c, n) for c, n in published["classes"]] if published else class_counts(select)
+    linksets = published["linksets"] if published else linkset_counts(select)
     t: list[Triple] = [
         (ds, _RDF_TYPE, iri(_VOID + "Dataset")),
         (ds, _RDF_TYPE, iri(_DCAT + "Dataset")),
@@ -202,22 +209,19 @@ def _void_description(store: KnowledgeStore, dumps: list[DumpFile], base_iri: st
         (ds, iri(_DCAT + "version"), literal(release)),
         (ds, iri(_DCT + "hasVersion"), literal(f"scholarkg {__version__}")),
         (ds, iri(_VOID + "uriSpace"), literal(base_iri)),
-        (ds, iri(_VOID + "triples"), typed(store.count_quads(None), XSD_INTEGER)),
+        (ds, iri(_VOID + "triples"), typed(triples, XSD_INTEGER)),
         (ds, iri(_VOID + "vocabulary"), iri(PREFIXES["schema"])),
         (ds, iri(_VOID + "vocabulary"), iri(PREFIXES["foaf"])),
         (ds, iri(_VOID + "vocabulary"), iri(PREFIXES["skg"])),
     ]
     if release != "empty":
         t.append((ds, iri(_DCT + "modified"), typed(release, XSD_DATE)))
-    counts = store.query(
-        "SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c } GROUP BY ?c ORDER BY ?c").rows()
-    for row in counts:
-        cls = row["c"][1]
+    for cls, count in classes:
         part = iri(f"{minter.dataset()}/class/{_partition_name(cls)}")
         t += [(ds, iri(_VOID + "classPartition"), part),
               (part, iri(_VOID + "class"), iri(cls)),
-              (part, iri(_VOID + "entities"), typed(row["n"][1], XSD_INTEGER))]
-    t += _void_linksets(store, minter)
+              (part, iri(_VOID + "entities"), typed(count, XSD_INTEGER))]
+    t += _void_linksets(linksets, minter)
     for d in dumps:
         dist = iri(f"{minter.dataset()}/dump/{d.name}")
         checksum = iri(f"{minter.dataset()}/dump/{d.name}#sha256")
@@ -246,16 +250,14 @@ def _void_description(store: KnowledgeStore, dumps: list[DumpFile], base_iri: st
                                   prefixes={**PREFIXES, "spdx": _SPDX})
 
 
-def _void_linksets(store: KnowledgeStore, minter: IriMinter) -> list[Triple]:
-    """One void:Linkset per external dataset our owl:sameAs links point into."""
+def _void_linksets(linksets: dict[str, int], minter: IriMinter) -> list[Triple]:
+    """One void:Linkset per external dataset our owl:sameAs links point into
+    (``linksets``: scheme -> links, see :func:`kg.stats.linkset_counts`)."""
     ds = iri(minter.dataset())
     same_as = PREFIXES["owl"] + "sameAs"
     t: list[Triple] = []
     for scheme, target in TARGET_DATASETS.items():
-        rows = list(store.query(
-            f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s <{same_as}> ?o "
-            f"FILTER(isIRI(?o) && STRSTARTS(STR(?o), {literal(target.uri_space)})) }}").rows())
-        count = int(rows[0]["n"][1]) if rows else 0
+        count = linksets.get(scheme, 0)
         if not count:
             continue
         linkset = iri(f"{minter.dataset()}/linkset/{scheme}")

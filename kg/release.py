@@ -5,11 +5,13 @@ read-only while another process writes it is undefined behaviour). :func:`publis
 copies the working store with :meth:`KnowledgeStore.backup` (a RocksDB checkpoint: hard
 links, cheap) into ``RELEASES/<UTC timestamp>-<n>`` and repoints the symlink
 ``RELEASES/current`` at it atomically (a new symlink moved over the old one with
-``os.replace``). ``kg serve --store RELEASES/current`` serves whatever ``current`` points at:
-its query executors open the release the link resolves to, and reopen when it changes.
+``os.replace``). Each release holds its statistics (``kg-stats.json``, :mod:`kg.stats`),
+computed from the copy before it is published. ``kg serve --store RELEASES/current``
+serves whatever ``current`` points at: its query executors open the release the link
+resolves to, and reopen when it changes.
 
 A release in use is marked by a shared ``flock`` on its ``.in-use`` file, held by every
-process that has it open (:func:`hold_release`); old releases are pruned only when nobody
+process that has it open (:mod:`kg.store_lock`); old releases are pruned only when nobody
 holds that lock, and the newest ``keep`` releases and the current one are always kept.
 
 >>> import tempfile
@@ -32,16 +34,18 @@ import fcntl
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kg.errors import KgError, StoreError
+from kg.stats import compute_stats, store_select, write_stats
 from kg.store import KnowledgeStore
+from kg.store_lock import IN_USE, lock_store, release_lock
 
 CURRENT = "current"
-IN_USE = ".in-use"
 #: ``20261122T054512Z-7``: when it was made (UTC) and its sequence number
 RELEASE_NAME = re.compile(r"^(?P<stamp>[0-9]{8}T[0-9]{6}Z)-(?P<number>[0-9]+)$")
 
@@ -60,6 +64,8 @@ class Release:
     pruned: list[str] = field(default_factory=list)
     #: old releases kept because a process still has them open
     in_use: list[str] = field(default_factory=list)
+    #: how long computing its statistics took (:mod:`kg.stats`)
+    stats_seconds: float = 0.0
 
 
 def releases(directory: Path) -> list[tuple[int, Path]]:
@@ -118,22 +124,31 @@ def publish_release(store_dir: Path, directory: Path, *, keep: int = 3,
     finally:
         del store
     (staging / IN_USE).touch()
-    _check_opens(staging)
+    seconds = _check_and_count(staging)
     target = directory / name
     os.rename(staging, target)  # a release appears whole, or not at all
     _point_current(directory, name)
-    release = Release(name, target, number)
+    release = Release(name, target, number, stats_seconds=seconds)
     _prune(directory, keep, release)
     return release
 
 
-def _check_opens(path: Path) -> None:
+def _check_and_count(path: Path) -> float:
+    """Check that the copy opens, and write its statistics (:mod:`kg.stats`) into it.
+    Returns the seconds the statistics took."""
     try:
         copy = KnowledgeStore.open(path, read_only=True)
-        copy.query("ASK { ?s ?p ?o }")
-        del copy
     except KgError as exc:
         raise ReleaseError(f"the new release at {path} does not open: {exc}") from exc
+    try:
+        copy.query("ASK { ?s ?p ?o }")
+        started = time.monotonic()
+        write_stats(copy, compute_stats(store_select(copy)))
+        return time.monotonic() - started
+    except KgError as exc:
+        raise ReleaseError(f"the new release at {path} cannot be read: {exc}") from exc
+    finally:
+        copy.close()
 
 
 def _point_current(directory: Path, name: str) -> None:
@@ -178,14 +193,21 @@ def _remove_if_unused(path: Path) -> bool:
 @contextmanager
 def hold_release(path: str | os.PathLike[str]) -> Iterator[None]:
     """Mark the release at ``path`` in use while the block runs (a shared lock on its
-    ``.in-use`` file; nothing happens for a store that is not a release)."""
-    try:
-        fd = os.open(Path(path) / IN_USE, os.O_RDONLY)
-    except FileNotFoundError:
+    ``.in-use`` file, :mod:`kg.store_lock`; nothing happens for a store that is not a
+    release).
+
+    Never waits: while a writer holds the release, the block runs without the mark, and
+    opening the store in it fails with a message saying so. A release cannot be opened
+    read-write in the block: releases are served read-only.
+    """
+    if not RELEASE_NAME.match(Path(path).name) or not Path(path).is_dir():
         yield
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH)
+        fd = lock_store(Path(path), exclusive=False)
+    except StoreError:
+        fd = None
+    try:
         yield
     finally:
-        os.close(fd)
+        release_lock(fd)

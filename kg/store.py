@@ -29,6 +29,7 @@ import pyoxigraph as ox
 from kg.errors import KgError, RemoteServiceError, StoreError
 from kg.formats import RDF_FORMATS, RESULT_FORMATS
 from kg.sparql_errors import SyntaxProblem, explain
+from kg.store_lock import lock_store, release_lock
 from kg.vocab import PREFIXES
 
 _RDF = {
@@ -354,16 +355,26 @@ def _describe_term(term: Any) -> tuple[str, str, str | None, str | None]:
 class KnowledgeStore:
     """A scholarkg dataset in an Oxigraph store (on disk, or in memory when path is None)."""
 
-    def __init__(self, store: ox.Store, path: Path | None, read_only: bool) -> None:
+    def __init__(self, store: ox.Store, path: Path | None, read_only: bool,
+                 lock: int | None = None) -> None:
         self._store = store
         self.path = path
         self.read_only = read_only
+        self._lock = lock
 
     # opening ------------------------------------------------------------
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None, *,
-             read_only: bool = False) -> KnowledgeStore:
-        """Open (creating if needed) a store directory; ``read_only`` for serving."""
+             read_only: bool = False, lock: bool = True) -> KnowledgeStore:
+        """Open (creating if needed) a store directory; ``read_only`` for serving.
+
+        An on-disk store stays locked while it is open (:mod:`kg.store_lock`): opening
+        it read-write while another process has it open, or read-only while another
+        process writes it, raises :class:`~kg.store_lock.StoreInUseError`. ``lock``
+        False opens read-only without the lock, even under a writer: a diagnostic peek
+        (e.g. a test watching an ingest's progress) that may read anything meanwhile.
+        """
+        held: int | None = None
         try:
             if path is None:
                 return cls(ox.Store(), None, False)
@@ -371,11 +382,30 @@ class KnowledgeStore:
             if read_only:
                 if not p.is_dir():
                     raise StoreError(f"no store at {p}: run 'kg ingest' first")
-                return cls(ox.Store.read_only(str(p)), p, True)
+                held = lock_store(p, exclusive=False) if lock else None
+                return cls(ox.Store.read_only(str(p)), p, True, held)
             p.mkdir(parents=True, exist_ok=True)
-            return cls(ox.Store(str(p)), p, False)
+            held = lock_store(p, exclusive=True)
+            return cls(ox.Store(str(p)), p, False, held)
         except OSError as exc:
+            release_lock(held)
             raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+        except BaseException:
+            release_lock(held)
+            raise
+
+    def close(self) -> None:
+        """Close the store and drop its lock (also done when the object is collected)."""
+        if "_store" in self.__dict__:
+            del self._store  # RocksDB closes when pyoxigraph's Store is dropped
+        lock, self._lock = self.__dict__.get("_lock"), None
+        release_lock(lock)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001, S110 - at interpreter exit the kernel drops the lock
+            pass
 
     # SPARQL ---------------------------------------------------------------
     def query(

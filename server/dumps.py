@@ -13,8 +13,8 @@
   ``/dumps/latest/`` lists the stable names as JSON
   (``docs/decisions/0011-stable-dump-urls.md``).
 - ``/.well-known/void`` is the VoID description: the export's ``void.ttl`` when there
-  is one, else a minimal one from counts, and in both cases ``void:sparqlEndpoint``
-  and ``void:dataDump`` links to this server.
+  is one, else a minimal one from the figures published with the data, and in both
+  cases ``void:sparqlEndpoint`` and ``void:dataDump`` links to this server.
 
 >>> media_type_of("scholarkg-2026-11-21.ttl.gz")
 ('application/gzip', 'Turtle, gzip-compressed')
@@ -45,9 +45,8 @@ from kg.export import DUMP_PREFIX
 from kg.formats import by_extension as format_by_extension
 from kg.iris import IriMinter
 from kg.vocab import PREFIXES
-from server.descriptions import PREFIX_DECLARATIONS, compact_iri, serialize_graph, settings
+from server.descriptions import compact_iri, serialize_graph, settings
 from server.errors import ApiError
-from server.query_service import query_service
 from server.representations import (
     Representation,
     answer,
@@ -56,6 +55,7 @@ from server.representations import (
     negotiate,
     rdf_representation,
 )
+from server.statistics import dataset_stats
 
 bp = Blueprint("dumps", __name__)
 install_read_headers(bp)
@@ -320,32 +320,25 @@ def latest(name: str) -> Response:
 # VoID -------------------------------------------------------------------------------
 
 
-def _count(sparql: str) -> int:
-    rows = query_service().select(PREFIX_DECLARATIONS + sparql)
-    return int(rows[0]["n"][1]) if rows and "n" in rows[0] else 0
-
-
 def _generated_void(dataset: URIRef) -> Graph:
-    """A minimal VoID description from counts, for when no export wrote void.ttl."""
+    """A minimal VoID description from the published figures (:mod:`server.statistics`),
+    for when no export wrote void.ttl."""
     base = settings().base_iri
+    figures = dataset_stats()
     g = Graph()
     g.add((dataset, RDF.type, VOID.Dataset))
     g.add((dataset, DCTERMS.title, Literal("scholarkg: researcher profiles as linked data")))
     g.add((dataset, VOID.uriSpace, Literal(base)))
-    g.add((dataset, VOID.triples, Literal(_count("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"))))
-    g.add((dataset, VOID.distinctSubjects,
-           Literal(_count("SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s ?p ?o }"))))
+    g.add((dataset, VOID.triples, Literal(figures["triples"])))
+    g.add((dataset, VOID.distinctSubjects, Literal(figures["subjects"])))
     for vocabulary in ("schema", "foaf", "skg", "prov"):
         g.add((dataset, VOID.vocabulary, URIRef(PREFIXES[vocabulary])))
-    rows = query_service().select(
-        "SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c } GROUP BY ?c ORDER BY ?c")
-    for row in rows:
-        cls = row["c"][1]
+    for cls, count in figures["classes"]:
         name = compact_iri(cls).replace(":", "-") if compact_iri(cls) != cls else _digest(cls)
         part = URIRef(f"{dataset}/class/{quote(name, safe='-._~')}")
         g.add((dataset, VOID.classPartition, part))
         g.add((part, VOID["class"], URIRef(cls)))
-        g.add((part, VOID.entities, Literal(int(row["n"][1]))))
+        g.add((part, VOID.entities, Literal(int(count))))
     return g
 
 

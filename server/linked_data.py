@@ -13,16 +13,21 @@ Every answer lists all representations in ``Link: <...>; rel="alternate"``. An I
 the merged graph does not mention is a 404; an ``Accept`` no representation meets is
 a 406 listing the offers.
 
+Each representation of an entity is computed once per generation of the served data
+(its queries run once per release) and kept, up to ``KG_PAGE_CACHE_MB`` per worker,
+least recently used out first; a new release or an update drops them all.
+
 The vocabulary is served at ``/ns`` (Turtle, HTML, JSON-LD, N-Triples; also
 ``/ns.ttl`` etc.) and the JSON-LD context at ``/ns/context.jsonld``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, Response
+from flask import Blueprint, Flask, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 from rdflib import Graph
 
@@ -40,6 +45,7 @@ from server.descriptions import (
 )
 from server.dumps import void_graph
 from server.errors import ApiError
+from server.query_executor import ProcessPoolQueryService, job_runner
 from server.query_service import query_service
 from server.representations import (
     ENTITY_REPRESENTATIONS,
@@ -52,6 +58,7 @@ from server.representations import (
     install_read_headers,
     rdf_representation,
 )
+from server.result_cache import ResultCache
 
 bp = Blueprint("linked_data", __name__)
 install_read_headers(bp)
@@ -78,6 +85,39 @@ def _dataset_iri() -> str:
     return IriMinter(settings().base_iri).dataset()
 
 
+def entity_cache(app: Flask | None = None) -> ResultCache | None:
+    """The app's cache of entity answers (``KG_PAGE_CACHE_MB``), or None when answers are
+    not kept: cache off, or queries run in-process (tests, development), where the
+    store may be written without the generation changing."""
+    app = app or current_app
+    cache: ResultCache | None = app.extensions.get("kg_entity_cache")
+    if cache is None:
+        cache = ResultCache(app.config["KG_SETTINGS"].page_cache_mb * 1024 * 1024)
+        app.extensions["kg_entity_cache"] = cache
+    if not cache.enabled or not isinstance(job_runner(app), ProcessPoolQueryService):
+        return None
+    return cache
+
+
+def _cached(parts: tuple[str, ...], compute: Callable[[], str | bytes]) -> bytes:
+    """``compute()`` as bytes, computed once per generation of the served data.
+
+    Entries live in :func:`entity_cache` (least recently used out first, bounded in
+    bytes); a new generation (a new release, an update) drops every entry at once.
+    """
+    cache = entity_cache()
+    key = (job_runner().generation(), repr(parts)) if cache is not None else None
+    if cache is not None and key is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            return hit[1]
+    value = compute()
+    body = value.encode("utf-8") if isinstance(value, str) else value
+    if cache is not None:
+        cache.put(key, {}, body)
+    return body
+
+
 def _known(iri: str) -> bool:
     """True when the merged graph mentions ``iri`` (the dataset IRI always is)."""
     if iri == _dataset_iri():
@@ -86,7 +126,7 @@ def _known(iri: str) -> bool:
         query = exists_query(iri)
     except ValueError:  # not an IRI at all
         return False
-    return query_service().ask(query)
+    return _cached(("known", iri), lambda: b"1" if query_service().ask(query) else b"") == b"1"
 
 
 def entity(rest: str) -> Response:
@@ -110,7 +150,7 @@ def entity(rest: str) -> Response:
 
 def _entity_body(iri: str, rep: Representation, path: str) -> str | bytes:
     links = alternates(path, ENTITY_REPRESENTATIONS)
-    if iri == _dataset_iri():
+    if iri == _dataset_iri():  # lists the dumps and this server's URLs: built each time
         if rep.name == "html":
             return pages.dataset_html(links)
         graph = void_graph()
@@ -118,8 +158,9 @@ def _entity_body(iri: str, rep: Representation, path: str) -> str | bytes:
                     format="nt")
         return serialize_graph(graph, rep.name)
     if rep.name == "html":
-        return pages.entity_html(iri, links)
-    return describe(iri, rep.name)
+        return _cached(("html", iri, request.script_root),
+                       lambda: pages.entity_html(iri, links))
+    return _cached((rep.name, iri), lambda: describe(iri, rep.name))
 
 
 # the vocabulary ---------------------------------------------------------------------

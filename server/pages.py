@@ -2,8 +2,9 @@
 
 Entity pages are served at the entity's own path by :mod:`server.linked_data` (HTML
 is one of its representations); this module renders them and serves ``/dataset``.
-Every page reads the graph only through SPARQL (:func:`server.query_service.query_service`),
-and every piece of data reaches the HTML through Jinja's autoescaping.
+Every page reads the graph only through SPARQL (:func:`server.query_service.query_service`)
+or, for the dataset page, the figures published with it (:mod:`server.statistics`), and
+every piece of data reaches the HTML through Jinja's autoescaping.
 
 >>> segments("See https://github.com/a/b. Or <x>")
 [('text', 'See '), ('link', 'https://github.com/a/b'), ('text', '. Or <x>')]
@@ -36,6 +37,7 @@ from server.descriptions import (
 from server.dumps import list_dumps
 from server.query_service import Term, query_service
 from server.representations import ENTITY_REPRESENTATIONS, alternates, install_read_headers
+from server.statistics import dataset_stats
 
 bp = Blueprint("pages", __name__)
 install_read_headers(bp)
@@ -462,44 +464,26 @@ def vocabulary_html(graph: Graph, links: list[dict[str, str]]) -> str:
 # the dataset ------------------------------------------------------------------------
 
 
-def _count(sparql: str) -> int:
-    rows = _rows(sparql)
-    return int(rows[0]["n"][1]) if rows and "n" in rows[0] else 0
-
-
 def dataset_counts() -> dict[str, int]:
-    """The headline counts of the dataset page (each one SPARQL COUNT)."""
-    return {
-        "persons": _count("SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a schema:Person }"),
-        "papers": _count(
-            "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a schema:ScholarlyArticle }"),
-        "triples": _count("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"),
-        "graphs": _count("SELECT (COUNT(DISTINCT ?g) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"),
-        "quads": _count("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"),
-    }
+    """The headline counts of the dataset page (published with the data, see
+    :mod:`server.statistics`)."""
+    figures = dataset_stats()
+    return {"persons": figures["persons"], "papers": figures["papers"],
+            "triples": figures["triples"], "graphs": figures["graphs"],
+            "quads": figures["named_quads"]}
 
 
 def dataset_html(links: list[dict[str, str]]) -> str:
-    """The dataset page: counts, papers by year and by category, persons, dumps, links."""
-    classes = [{"iri": r["c"][1], "count": int(r["n"][1])} for r in _rows(
-        "SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c } GROUP BY ?c ORDER BY DESC(?n) ?c")]
-    years = [(r["y"][1], int(r["n"][1])) for r in _rows("""SELECT ?y (COUNT(DISTINCT ?p) AS ?n)
-WHERE {
-  ?p a schema:ScholarlyArticle ; schema:datePublished ?d . BIND(STR(YEAR(?d)) AS ?y)
-} GROUP BY ?y ORDER BY ?y""") if "y" in r]
-    undated = _count("""SELECT (COUNT(DISTINCT ?p) AS ?n) WHERE {
-  ?p a schema:ScholarlyArticle . FILTER NOT EXISTS { ?p schema:datePublished ?d } }""")
-    categories = _rows("""SELECT ?c (SAMPLE(?code) AS ?label) (COUNT(DISTINCT ?p) AS ?n) WHERE {
-  ?p a schema:ScholarlyArticle ; schema:about ?c . OPTIONAL { ?c schema:termCode ?code }
-} GROUP BY ?c ORDER BY DESC(?n) ?label""")
+    """The dataset page: counts, papers by year and by category, persons, dumps, links.
+
+    Every figure was computed when the data was published: the page runs no query.
+    """
+    figures = dataset_stats()
+    classes = [{"iri": iri, "count": n}
+               for iri, n in sorted(figures["classes"], key=lambda c: (-c[1], c[0]))]
     paths = local_paths()
-    category_bars = [(_text(r, "label") or paths.short(r["c"][1]), int(r["n"][1]),
-                      paths.path_of(r["c"][1])) for r in categories]
-    persons = _rows("""SELECT ?p (SAMPLE(?name) AS ?n) (SAMPLE(?h) AS ?hIndex)
-    (COUNT(DISTINCT ?paper) AS ?papers) WHERE {
-  ?p a schema:Person . OPTIONAL { ?p schema:name ?name } OPTIONAL { ?p skg:hIndex ?h }
-  OPTIONAL { ?paper schema:author ?p }
-} GROUP BY ?p ORDER BY DESC(?papers) ?n LIMIT 500""")
+    category_bars = [(label or paths.short(iri), n, paths.path_of(iri))
+                     for iri, label, n in figures["categories"]]
     dataset = IriMinter(settings().base_iri).dataset()
     return _page(
         "dataset.html",
@@ -507,11 +491,11 @@ WHERE {
         iri=dataset,
         counts=dataset_counts(),
         classes=classes,
-        years_chart=charts.column_chart(years),
-        undated=undated,
+        years_chart=charts.column_chart([(y, n) for y, n in figures["years"]]),
+        undated=figures["undated"],
         category_chart=charts.row_chart(category_bars),
-        persons=[{"iri": r["p"][1], "name": _text(r, "n") or paths.short(r["p"][1]),
-                  "h_index": _text(r, "hIndex"), "papers": int(r["papers"][1])} for r in persons],
+        persons=[{"iri": iri, "name": name or paths.short(iri), "h_index": h_index,
+                  "papers": papers} for iri, name, h_index, papers in figures["top_persons"]],
         dumps=list_dumps(),
         alternates=links,
     )

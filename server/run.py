@@ -18,12 +18,14 @@ multiprocess directory, so /metrics sums every worker, and the fair-share table.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from kg.store_lock import serving
 from server.settings import Settings
 
 
@@ -105,15 +107,24 @@ class ScholarKgServer(BaseApplication):  # type: ignore[misc]
 
 
 def serve(settings: Settings) -> None:
-    """Run the server in the foreground until it is stopped (SIGINT/SIGTERM)."""
+    """Run the server in the foreground until it is stopped (SIGINT/SIGTERM).
+
+    A store served read-only under its own name (not a symlink such as
+    ``RELEASES/current``, whose executors mark the release they have open) stays
+    marked served for the server's whole life (:func:`kg.store_lock.serving`): every
+    process that would write it is refused, even while no executor has it open. Raises
+    :class:`kg.store_lock.StoreInUseError` when a writer has it open now.
+    """
     from server.shared_state import prepare
 
     sys.argv = sys.argv[:1]  # gunicorn must not read our command line as its own
-    _, cleanup = prepare()  # metrics and fair-share table shared by the workers
-    try:
+    with contextlib.ExitStack() as stack:
+        if not settings.updates_enabled and not os.path.islink(settings.store):
+            stack.enter_context(serving(settings.store,
+                                        f"http://{settings.host}:{settings.port}/"))
+        _, cleanup = prepare()  # metrics and fair-share table shared by the workers
+        stack.callback(cleanup)
         ScholarKgServer(settings).run()
-    finally:
-        cleanup()
 
 
 if __name__ == "__main__":

@@ -61,6 +61,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("result_cache_mb", 64, int,
             "Memory per WSGI worker for the answers of repeated read queries (each up to "
             "1 MB), kept while the served data is unchanged; 0 turns the cache off."),
+    Setting("page_cache_mb", 32, int,
+            "Memory per WSGI worker for entity pages (HTML and RDF, each up to 1 MB), each "
+            "computed once per version of the served data; 0 turns the cache off."),
     Setting("max_query_bytes", 100_000, int, "Largest query or update text accepted (413)."),
     Setting("max_body_bytes", 50_000_000, int, "Largest request body accepted (413)."),
     Setting("max_url_bytes", 16_384, int, "Longest request URL accepted (414)."),
@@ -159,6 +162,7 @@ class Settings:
     query_memory_mb: int = 4096
     result_cap: int = 100000
     result_cache_mb: int = 64
+    page_cache_mb: int = 32
     max_query_bytes: int = 100_000
     max_body_bytes: int = 50_000_000
     max_url_bytes: int = 16_384
