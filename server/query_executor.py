@@ -661,6 +661,15 @@ class ProcessPoolQueryService:
             self._spare = self._spawn()
         return ex
 
+    def _spawn_for_switch(self) -> _Executor:
+        """An executor for a new release. Like the pool's first ones it gets the whole
+        startup time: the queries that arrive while it opens the new release wait for it
+        instead of being stopped at their own deadline (a switch is the server's doing,
+        not the query's)."""
+        ex = self._spawn()
+        ex.initial = True
+        return ex
+
     def _retire(self, ex: _Executor) -> None:
         """Stop an executor that serves an old release, without waiting for it."""
         threading.Thread(target=ex.stop, name="kg-executor-retire", daemon=True).start()
@@ -683,10 +692,10 @@ class ProcessPoolQueryService:
         stale, self._idle = self._idle, []
         for ex in stale:
             self._retire(ex)
-            self._idle.append(self._spawn())
+            self._idle.append(self._spawn_for_switch())
         if self._spare is not None:  # it holds the old release open
             self._retire(self._spare)
-            self._spare = self._spawn()
+            self._spare = self._spawn_for_switch()
 
     def close(self) -> None:
         with self._cond:
@@ -765,7 +774,7 @@ class ProcessPoolQueryService:
             self._follow_switch()
             if ex.store_path != self._serving:  # finished its job on an old release
                 self._retire(ex)
-                ex = self._spawn()
+                ex = self._spawn_for_switch()
             self._idle.append(ex)
             self._cond.notify()
 

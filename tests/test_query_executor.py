@@ -63,7 +63,7 @@ def test_protocol_methods_and_streams(pool: ProcessPoolQueryService) -> None:
 
 
 def test_timeout_kills_and_replaces_the_executor(pool: ProcessPoolQueryService) -> None:
-    pool.start()
+    assert pool.ask("ASK {}", timeout=60) is True  # opened: only the query is timed
     first_pid = pool._idle[0].proc.pid
     started = time.monotonic()
     with pytest.raises(ApiError) as info:
@@ -108,7 +108,8 @@ def test_waiting_for_an_executor_counts_against_the_deadline(
     finally:
         thread.join(timeout=10)
     assert [e.status for e in errors] == [503]
-    assert pool.ask("ASK { ?s ?p 3 }") is True  # the replacement serves
+    # the replacement serves (a timeout that lets it finish starting on a loaded machine)
+    assert pool.ask("ASK { ?s ?p 3 }", timeout=60) is True
     stops = [r.getMessage() for r in caplog.records if r.name == "server.query_executor"]
     assert any(m.startswith("query stopped: timeout after 1.") for m in stops), stops
     assert len(stops) == 2, stops
@@ -176,7 +177,9 @@ def test_a_query_past_the_memory_bound_is_stopped_and_others_are_served(
     finally:
         service.close()
     stops = [r.getMessage() for r in caplog.records if "memory bound" in r.getMessage()]
-    assert len(stops) == 1 and stops[0].startswith("query stopped: memory bound after 0.")
+    assert len(stops) == 1 and stops[0].startswith("query stopped: memory bound after ")
+    # stopped long before its 30 s timeout: the watchdog, not the deadline, ended it
+    assert float(stops[0].split("after ")[1].split(" s")[0]) < 5
 
 
 def test_an_executor_that_died_is_replaced(pool: ProcessPoolQueryService) -> None:
