@@ -334,7 +334,8 @@ def export_store(
         read.join()
         # every graph: the sorted default graph merged with the named graphs' runs
         changes = None
-        with GzipWriter(tmp / names["nquads"]) as nq_out:
+        # the decompressed text's digest is recorded in a change set only
+        with GzipWriter(tmp / names["nquads"], digest=base is not None) as nq_out:
             diff = (ChangeWriter(base, tmp, stem_from=base_release, release=release)
                     if base is not None else None)
             quads = 0
