@@ -212,3 +212,20 @@ def test_a_third_release_keeps_the_earlier_change_set(releases, tmp_path):
     assert f"{third.changes.name}.changes.json" in names
     sums = (folder / "SHA256SUMS").read_text()
     assert second.changes.added.file in sums and third.changes.added.file in sums
+
+
+def test_previous_names_the_earlier_release_for_an_empty_folder(releases, tmp_path):
+    _, out, store, _, first_nq, second = releases
+    changes = second.changes
+    assert changes is not None
+    renamed = tmp_path / "old" / changes.base.file
+    renamed.parent.mkdir()
+    renamed.write_bytes(first_nq.read_bytes())
+    fresh = tmp_path / "fresh"
+    result = CliRunner().invoke(main, ["export", "--store", str(tmp_path / "none"), "--out",
+                                       str(fresh), "--previous", str(renamed.parent)])
+    assert result.exit_code == 1 and "no store" in result.output.lower()
+    again = export_store(store, fresh, base_iri=BASE, previous=renamed)
+    assert again.changes is not None
+    for name in (changes.removed.file, changes.added.file):
+        assert (fresh / name).read_bytes() == (out / name).read_bytes()
