@@ -54,7 +54,7 @@ from kg.identifiers import TARGET_DATASETS
 from kg.iris import IriMinter
 from kg.jsonld import DocumentWriter, load_context
 from kg.ntriples import XSD_DATE, XSD_INTEGER, Triple, iri, literal, typed
-from kg.sorting import LineSorter, line_blocks, merge_sorted_blocks, read_line_blocks
+from kg.sorting import LineSorter, line_chunks, merge_sorted_blocks, read_line_blocks
 from kg.store import KnowledgeStore, Writable
 from kg.vocab import PREFIXES
 
@@ -174,9 +174,9 @@ def _read_default_graph(store: KnowledgeStore, sorter: LineSorter, tmp: Path,
 
     thread = _start(failure, dump, "dump-default-graph")
     with path.open("rb") as f:
-        for block in line_blocks(_Growing(f, done)):
-            sorter.add(b"".join(block))
-            progress("reading the store", len(block))
+        for chunk in line_chunks(_Growing(f, done)):
+            sorter.add(chunk)
+            progress("reading the store", chunk.count(b"\n"))
     thread.join()
     failure.check()
     path.unlink()

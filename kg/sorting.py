@@ -161,6 +161,25 @@ def line_blocks(f: Readable, *, size: int = _READ,
         yield [carry]
 
 
+def line_chunks(f: Readable, *, size: int = _READ) -> Iterator[bytes]:
+    """The text of an open binary file in pieces of whole lines (the last may lack its
+    newline).
+
+    >>> import io
+    >>> list(line_chunks(io.BytesIO(b"a\\nb\\nc"), size=3))
+    [b'a\\n', b'b\\n', b'c']
+    """
+    carry = b""
+    while data := f.read(size):
+        data = carry + data
+        cut = data.rfind(b"\n") + 1
+        carry = data[cut:]
+        if cut:
+            yield data[:cut]
+    if carry:
+        yield carry
+
+
 def merge_sorted_blocks(sources: list[Iterator[list[bytes]]]) -> Iterator[list[bytes]]:
     """Merge sources of sorted lines given in blocks into one sorted stream of blocks.
 
