@@ -16,6 +16,16 @@ identical bytes, and every gzip reader reads the result.
 b'hello world\\n'
 >>> out.raw_size, len(out.raw_sha256)
 (12, 64)
+
+The bytes do not depend on how the text was cut into writes:
+
+>>> text = bytes(range(256)) * 20_000
+>>> for name, step in (("a.gz", 1_000_003), ("b.gz", 4_194_304), ("c.gz", 777)):
+...     with GzipWriter(path.parent / name) as out:
+...         for start in range(0, len(text), step):
+...             _ = out.write(text[start:start + step])
+>>> len({(path.parent / n).read_bytes() for n in ("a.gz", "b.gz", "c.gz")})
+1
 """
 
 from __future__ import annotations
@@ -32,10 +42,12 @@ from zlib_ng import zlib_ng
 
 #: level 6, as gzip's default and ``gzip -6``
 LEVEL = 6
-#: bytes gathered before a piece is handed to the compressing thread
-PIECE = 1 << 20
+#: the compressor is always given pieces of exactly this size (the last one excepted), so
+#: its output never depends on how the text was written; large pieces also mean few
+#: hand-overs between threads
+PIECE = 4 << 20
 #: pieces waiting for the compressing thread at most (bounds memory; the producer waits)
-QUEUE_PIECES = 8
+QUEUE_PIECES = 4
 # magic, deflate, no flags, mtime 0, no extra flags, OS unknown: what gzip.GzipFile writes
 # for compresslevel 6 with mtime=0 and filename=""
 _HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
@@ -89,7 +101,12 @@ class GzipWriter:
             self._pending_size += len(data)
             self.raw_size += len(data)
             if self._pending_size >= PIECE:
-                self._flush_pending()
+                text = b"".join(self._pending)
+                cut = len(text) - len(text) % PIECE
+                for start in range(0, cut, PIECE):
+                    self._queue.put(text[start:start + PIECE])
+                self._pending = [text[cut:]] if cut < len(text) else []
+                self._pending_size = len(text) - cut
         return len(data)
 
     def flush(self) -> None:
