@@ -124,6 +124,7 @@ class _OldLines:
     """The lines of the earlier release's N-Quads, read in blocks, hashed as they go."""
 
     def __init__(self, path: Path) -> None:
+        self.path = path
         self._file = gzip.open(path, "rb")  # noqa: SIM115 (closed by close())
         self.digest = hashlib.sha256()
         self.lines = 0
@@ -131,12 +132,18 @@ class _OldLines:
         self._block: list[bytes] = []
         self._pos = 0
 
+    def _next_block(self) -> list[bytes] | None:
+        try:
+            return next(self._blocks, None)
+        except (OSError, EOFError) as exc:
+            raise KgError(f"{self.path}: cannot read the earlier release: {exc}") from exc
+
     def upto(self, bound: bytes | None) -> list[bytes]:
         """The unread lines up to ``bound`` (all of them for None)."""
         taken: list[bytes] = []
         while True:
             if self._pos == len(self._block):
-                following = next(self._blocks, None)
+                following = self._next_block()
                 if following is None:
                     return taken
                 self._block, self._pos = following, 0

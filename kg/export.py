@@ -227,6 +227,13 @@ class _Read:
         self._thread.join()
         self._failure.check()
 
+    def __enter__(self) -> _Read:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is not None:  # the named graphs' thread ends before the folder goes
+            self._thread.join()
+
 
 class _TextSink:
     """Text written as UTF-8 into a binary sink."""
@@ -314,7 +321,8 @@ def export_store(
         # the default graph's files, while the named graphs are still being read
         names = {f: gz_name(f) for f in ("nquads", "ntriples", "turtle", "jsonld")}
         sorted_default = tmp / "default.sorted.nt"
-        with (GzipWriter(tmp / names["ntriples"], digest=False) as nt_out,
+        with (read,
+              GzipWriter(tmp / names["ntriples"], digest=False) as nt_out,
               GzipWriter(tmp / names["turtle"], digest=False) as ttl_out,
               GzipWriter(tmp / names["jsonld"], digest=False) as jsonld_out,
               sorted_default.open("wb") as plain):

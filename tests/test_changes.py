@@ -16,6 +16,7 @@ from rdflib import Graph
 from kg.changes import ChangeSetError, apply_change_set, apply_to_lines
 from kg.cli import main
 from kg.detect import iter_input_files, read_documents
+from kg.errors import KgError
 from kg.export import export_store, nquads_sha256
 from kg.ingest import Ingestor
 from kg.iris import IriMinter
@@ -229,3 +230,13 @@ def test_previous_names_the_earlier_release_for_an_empty_folder(releases, tmp_pa
     assert again.changes is not None
     for name in (changes.removed.file, changes.added.file):
         assert (fresh / name).read_bytes() == (out / name).read_bytes()
+
+
+def test_a_damaged_earlier_release_is_a_clear_error(releases, tmp_path):
+    _, _, store, _, first_nq, _ = releases
+    damaged = tmp_path / "scholarkg-2026-11-21.nq.gz"
+    damaged.write_bytes(first_nq.read_bytes()[:200])
+    result_dir = tmp_path / "out"
+    with pytest.raises(KgError, match="cannot read the earlier release"):
+        export_store(store, result_dir, base_iri=BASE, previous=damaged)
+    assert not [p for p in result_dir.iterdir() if not p.name.startswith(".")]
