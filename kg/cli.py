@@ -1,4 +1,4 @@
-"""The ``kg`` command: ingest, release, export, query, validate, stats, serve.
+"""The ``kg`` command: ingest, release, export, apply-changes, query, validate, stats, serve.
 
 Thin: each command parses its options, calls the library, and turns library
 errors into a clear message and a non-zero exit code.
@@ -24,6 +24,10 @@ STORE_OPTION = click.option(
 BASE_OPTION = click.option(
     "--base-iri", default=DEFAULT_BASE_IRI, show_default=True, envvar="KG_BASE_IRI",
     help="Base IRI under which instance IRIs are minted (env KG_BASE_IRI).")
+
+PROGRESS_OPTION = click.option(
+    "--progress/--no-progress", default=None,
+    help="Show a progress bar (default: when stderr is a terminal).")
 
 
 def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date:
@@ -80,8 +84,7 @@ def _megabytes(n: int) -> str:
                    "resolve against it and it is recorded with each document.")
 @STORE_OPTION
 @BASE_OPTION
-@click.option("--progress/--no-progress", default=None,
-              help="Show a progress bar (default: when stderr is a terminal).")
+@PROGRESS_OPTION
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Processes that parse and map documents (default: the number of CPUs).")
 def ingest(paths: tuple[Path, ...], as_of: dt.date, store_dir: Path, base_iri: str,
@@ -177,6 +180,24 @@ def link(file: Path, store_dir: Path, base_iri: str) -> None:
         sys.exit(1)
 
 
+class _QuadProgress:
+    """A tqdm bar on stderr counting quads, its description the current stage."""
+
+    def __init__(self, show: bool | None) -> None:
+        self.bar = tqdm(unit=" quads", unit_scale=True, file=sys.stderr,
+                        disable=not (sys.stderr.isatty() if show is None else show))
+        self.stage = ""
+
+    def __call__(self, stage: str, quads: int) -> None:
+        if stage != self.stage:
+            self.stage = stage
+            self.bar.set_description(stage, refresh=False)
+        self.bar.update(quads)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 @main.command()
 @STORE_OPTION
 @BASE_OPTION
@@ -184,18 +205,68 @@ def link(file: Path, store_dir: Path, base_iri: str) -> None:
               type=click.Path(file_okay=False, path_type=Path), help="Folder of the dump set.")
 @click.option("--release", default=None, help="Release name in the file names "
               "(default: the latest as-of date in the store).")
-def export(store_dir: Path, base_iri: str, out_dir: Path, release: str | None) -> None:
-    """Write gzip'd N-Quads, Turtle, N-Triples and JSON-LD dumps, VoID/DCAT and SHA256SUMS."""
+@click.option("--previous", type=click.Path(exists=True, path_type=Path), default=None,
+              help="The earlier release to write the changes from: its scholarkg-<release>.nq.gz "
+                   "or its export folder (default: the release in --out, if any).")
+@PROGRESS_OPTION
+def export(store_dir: Path, base_iri: str, out_dir: Path, release: str | None,
+           previous: Path | None, progress: bool | None) -> None:
+    """Write gzip'd N-Quads, Turtle, N-Triples and JSON-LD dumps, VoID/DCAT and SHA256SUMS.
+
+    When --out (or --previous) holds an earlier release, also writes the change set from
+    it: the quads removed and added (scholarkg-<old>-to-<new>.removed.nq.gz, .added.nq.gz,
+    .changes.json), which 'kg apply-changes' applies to a store holding the earlier release.
+    """
     from kg.export import export_store
 
     store = _open(store_dir, read_only=True)
+    bar = _QuadProgress(progress)
     try:
         result = export_store(store, out_dir, base_iri=base_iri, release=release,
-                              progress=lambda name: click.echo(f"writing {name}", err=True))
+                              previous=previous, progress=bar)
     except KgError as exc:
         raise click.ClickException(str(exc)) from exc
+    finally:
+        bar.close()
     for d in result.dumps:
         click.echo(f"{d.name}\t{d.triples} triples\t{d.size} bytes\tsha256 {d.sha256}")
+    if result.changes is not None:
+        c = result.changes
+        for part in (c.removed, c.added):
+            click.echo(f"{part.file}\t{part.quads} quads\t{part.size} bytes\tsha256 {part.sha256}")
+
+
+@main.command("apply-changes")
+@click.argument("changes", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@STORE_OPTION
+@PROGRESS_OPTION
+def apply_changes(changes: Path, store_dir: Path, progress: bool | None) -> None:
+    """Apply a change set (its .changes.json, with its .removed.nq.gz and .added.nq.gz
+    beside it) to a store holding the change set's base release.
+
+    Refused, with the store unchanged, when the store is not exactly the base release
+    (its quads' SHA-256 is checked against the change set's) or a file does not match
+    its checksum. A store already at the change set's result is left as it is.
+    """
+    from kg.changes import apply_change_set
+
+    if not store_dir.is_dir():
+        raise click.ClickException(f"no store at {store_dir}: load the base release first")
+    store = _open(store_dir)
+    bar = _QuadProgress(progress)
+    try:
+        done = apply_change_set(store, changes, progress=bar)
+    except KgError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        bar.close()
+    c = done.changes
+    if done.applied:
+        click.echo(f"applied {c.name}: {done.removed} quads removed, {done.added} added; "
+                   f"the store holds release {c.target}", err=True)
+    else:
+        click.echo(f"the store already holds release {c.target}: nothing to do", err=True)
+    del store
 
 
 @main.command()

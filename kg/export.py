@@ -1,4 +1,4 @@
-"""Versioned, checksummed, deterministic dumps of a store.
+"""Versioned, checksummed, deterministic dumps of a store, and the changes between releases.
 
 ``export_store`` writes into a folder:
 
@@ -6,42 +6,63 @@
 - ``scholarkg-<release>.ttl.gz`` / ``.nt.gz``: the merged default graph;
 - ``scholarkg-<release>.jsonld.gz``: the default graph as compact JSON-LD with the
   project's context;
+- when the folder (or ``previous``) holds an earlier release's N-Quads: the change set
+  from it, ``scholarkg-<old>-to-<release>.removed.nq.gz`` / ``.added.nq.gz`` and
+  ``.changes.json`` (see :mod:`kg.changes`); earlier change sets are kept;
 - ``void.ttl``: a VoID + DCAT description of the dataset and of every file;
 - ``SHA256SUMS``: checksums of every file above (``sha256sum -c`` format).
 
-Lines are put in code-point order by an external merge sort (the store's own
-order depends on its history), so memory stays bounded; gzip headers carry no
-time or name, and files are written aside and moved into place only when all are
-complete, so the same store always gives byte-identical files and a failed export
-never leaves a half-written set.
+Lines are in code-point order (the store's own order depends on its history); gzip
+headers carry no time or name, and files are written aside and moved into place only
+when all are complete, so the same store always gives byte-identical files and a failed
+export never leaves a half-written set.
+
+How it is fast, on two cores: the store is read once, by Oxigraph's own serialiser
+without the GIL, the default graph in one thread (through a pipe) and the named graphs
+graph by graph in another; lines are sorted as bytes (UTF-8 byte order is code-point
+order) in large runs merged by list sorts (:class:`kg.sorting.LineSorter`); the default
+graph's files are written while the named graphs are still being read; each file is
+compressed in a thread of its own (:mod:`kg.gzip_writer`). Memory stays bounded by the
+sort budget (``budget`` bytes of lines held at once, 512 MB by default).
 """
 
 from __future__ import annotations
 
-import contextlib
-import gzip
 import hashlib
-import io
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from kg import __version__
+from kg.changes import (
+    CHANGES_SUFFIX,
+    ChangeSet,
+    ChangeWriter,
+    is_change_file,
+    read_change_set,
+    release_name,
+)
+from kg.errors import KgError
 from kg.formats import RDF_FORMATS
+from kg.gzip_writer import GzipWriter
 from kg.identifiers import TARGET_DATASETS
 from kg.iris import IriMinter
-from kg.jsonld import load_context, write_document
+from kg.jsonld import DocumentWriter, load_context
 from kg.ntriples import XSD_DATE, XSD_INTEGER, Triple, iri, literal, typed
-from kg.sorting import sorted_unique_lines
+from kg.sorting import LineSorter, line_chunks, merge_sorted_blocks, read_line_blocks
 from kg.stats import class_counts, linkset_counts, read_stats, store_select
 from kg.store import KnowledgeStore, Writable
 from kg.vocab import PREFIXES
 
 LICENSE_IRI = "https://creativecommons.org/licenses/by/4.0/"
 DUMP_PREFIX = "scholarkg-"
+#: bytes of lines the sort holds in memory at once (two sorters share it)
+DEFAULT_BUDGET = 512 << 20
 _S = PREFIXES["schema"]
 _VOID = PREFIXES["void"]
 _DCAT = PREFIXES["dcat"]
@@ -69,6 +90,16 @@ class ExportResult:
     release: str
     directory: Path
     dumps: tuple[DumpFile, ...]
+    #: the change set from the previous release written by this export, if any
+    changes: ChangeSet | None = None
+
+
+#: called with what is being done and the number of quads done since the last call
+Progress = Callable[[str, int], None]
+
+
+def _no_progress(_stage: str, _quads: int) -> None:
+    return None
 
 
 def _sha256(path: Path) -> str:
@@ -77,23 +108,6 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-@contextlib.contextmanager
-def _gzip_writer(path: Path) -> Iterator[gzip.GzipFile]:
-    # no file name and mtime 0 in the header: identical input, identical bytes
-    with path.open("wb") as raw, gzip.GzipFile(
-        filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6
-    ) as gz:
-        yield gz
-
-
-def _write_lines(out: Writable, lines: Iterable[str]) -> int:
-    count = 0
-    for line in lines:
-        out.write(line.encode("utf-8"))
-        count += 1
-    return count
 
 
 def _partition_name(class_iri: str) -> str:
@@ -116,85 +130,288 @@ def release_of(store: KnowledgeStore) -> str:
     return latest[1] if latest else "empty"
 
 
+# reading the store ----------------------------------------------------------------------
+
+
+class _Failure:
+    """The first exception of a helper thread, raised again in the exporting thread."""
+
+    def __init__(self) -> None:
+        self.error: BaseException | None = None
+
+    def run(self, target: Callable[[], None]) -> Callable[[], None]:
+        def guarded() -> None:
+            try:
+                target()
+            except BaseException as exc:
+                self.error = self.error or exc
+        return guarded
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+def _start(failure: _Failure, target: Callable[[], None], name: str) -> threading.Thread:
+    thread = threading.Thread(target=failure.run(target), name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def _read_default_graph(store: KnowledgeStore, sorter: LineSorter, tmp: Path,
+                        progress: Progress) -> None:
+    """Feed the default graph's N-Triples lines into ``sorter`` as Oxigraph dumps them in
+    a thread, to a file read while it grows."""
+    failure = _Failure()
+    path = tmp / "default.nt"
+    path.touch()
+    done = threading.Event()
+
+    def dump() -> None:
+        try:
+            store.dump_default_graph(path)
+        finally:
+            done.set()
+
+    thread = _start(failure, dump, "dump-default-graph")
+    with path.open("rb") as f:
+        for chunk in line_chunks(_Growing(f, done)):
+            sorter.add(chunk)
+            progress("reading the store", chunk.count(b"\n"))
+    thread.join()
+    failure.check()
+    path.unlink()
+
+
+class _Growing:
+    """Reads a file another thread is writing, until that thread is done."""
+
+    def __init__(self, f: BinaryIO, done: threading.Event) -> None:
+        self._f = f
+        self._done = done
+
+    def read(self, size: int = -1, /) -> bytes:
+        while True:
+            finished = self._done.is_set()
+            data = self._f.read(1 << 20 if size < 0 else size)
+            if data or finished:
+                return data
+            self._done.wait(0.02)
+
+
+def _read_named_graphs(store: KnowledgeStore, sorter: LineSorter, progress: Progress) -> None:
+    for graph in sorted(store.named_graphs()):
+        data = store.graph_nquads(graph)
+        sorter.add(data)
+        progress("reading the store", data.count(b"\n"))
+
+
+class _Read:
+    """The store read once: the default graph's lines and the named graphs' lines, each
+    in a sorter; the named graphs are read in a thread of their own (``join`` waits)."""
+
+    def __init__(self, store: KnowledgeStore, tmp: Path, budget: int,
+                 progress: Progress) -> None:
+        self.default = LineSorter(tmp, budget=budget // 2)
+        self.named = LineSorter(tmp, budget=budget // 2)
+        self._failure = _Failure()
+        self._thread = _start(self._failure,
+                              lambda: _read_named_graphs(store, self.named, progress),
+                              "read-named-graphs")
+        try:
+            _read_default_graph(store, self.default, tmp, progress)
+        except BaseException:
+            self._thread.join()
+            raise
+
+    def join(self) -> None:
+        self._thread.join()
+        self._failure.check()
+
+    def __enter__(self) -> _Read:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is not None:  # the named graphs' thread ends before the folder goes
+            self._thread.join()
+
+
+class _TextSink:
+    """Text written as UTF-8 into a binary sink."""
+
+    def __init__(self, out: Writable) -> None:
+        self._out = out
+
+    def write(self, text: str) -> int:
+        self._out.write(text.encode("utf-8"))
+        return len(text)
+
+
+def nquads_sha256(store: KnowledgeStore, *, tmp_dir: str | os.PathLike[str] | None = None,
+                  budget: int = DEFAULT_BUDGET) -> tuple[str, int]:
+    """SHA-256 and line count of the store's N-Quads in code-point order: the bytes of an
+    export's ``.nq.gz`` once decompressed, without writing them."""
+    digest = hashlib.sha256()
+    lines = 0
+    with tempfile.TemporaryDirectory(prefix="kg-digest-", dir=tmp_dir) as tmp_name:
+        read = _Read(store, Path(tmp_name), budget, _no_progress)
+        read.join()
+        for block in merge_sorted_blocks([*read.default.sources(), *read.named.sources()]):
+            digest.update(b"".join(block))
+            lines += len(block)
+    return digest.hexdigest(), lines
+
+
+# writing --------------------------------------------------------------------------------
+
+
+def _is_release_dump(name: str) -> bool:
+    return (name.startswith(DUMP_PREFIX) and name.endswith(".nq.gz")
+            and not is_change_file(name))
+
+
+def find_previous(out: Path, previous: str | os.PathLike[str] | None) -> Path | None:
+    """The earlier release's N-Quads dump: ``previous`` (a ``.nq.gz`` file or a folder
+    holding one), else the one in ``out``; None when there is none."""
+    where = Path(previous) if previous is not None else out
+    if where.is_file():
+        return where
+    if not where.is_dir():
+        if previous is not None:
+            raise KgError(f"no earlier release at {where}: give a scholarkg-<release>.nq.gz "
+                          "file or the folder of an export")
+        return None
+    found = sorted(p for p in where.iterdir() if p.is_file() and _is_release_dump(p.name))
+    if len(found) > 1:
+        listed = ", ".join(p.name for p in found)
+        raise KgError(f"{where} holds several releases' N-Quads ({listed}): "
+                      "give the earlier release with --previous")
+    if not found and previous is not None:
+        raise KgError(f"no scholarkg-<release>.nq.gz in {where}")
+    return found[0] if found else None
+
+
 def export_store(
     store: KnowledgeStore,
     out_dir: str | os.PathLike[str],
     *,
     base_iri: str,
     release: str | None = None,
-    progress: Callable[[str], None] | None = None,
+    previous: str | os.PathLike[str] | None = None,
+    progress: Progress | None = None,
+    budget: int = DEFAULT_BUDGET,
 ) -> ExportResult:
-    """Write the dump set for ``store`` into ``out_dir`` (replacing an earlier set)."""
+    """Write the dump set for ``store`` into ``out_dir`` (replacing an earlier set), with
+    the change set from the earlier release found there (or at ``previous``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     release = release or release_of(store)
     stem = f"{DUMP_PREFIX}{release}"
+    report = progress or _no_progress
+    base = find_previous(out, previous)
+    base_release = release_name(base.name) if base is not None else None
+    if base_release == release:
+        base = None  # the same release again: nothing to describe as a change
     with tempfile.TemporaryDirectory(prefix=".export-", dir=out) as tmp_name:
         tmp = Path(tmp_name)
-        dumps = []
-
-        def finish(name: str, format_name: str, dataset: bool, triples: int) -> None:
-            path = tmp / name
-            dumps.append(DumpFile(name, format_name, dataset, triples, path.stat().st_size,
-                                  _sha256(path)))
 
         def gz_name(format_name: str) -> str:
             return f"{stem}.{RDF_FORMATS[format_name].extension}.gz"
 
-        # N-Quads: every graph, lines in code-point order
-        name = gz_name("nquads")
-        if progress:
-            progress(name)
-        with _gzip_writer(tmp / name) as gz:
-            quads = _write_lines(gz, sorted_unique_lines(store.quad_lines(all_graphs=True),
-                                                         tmp_dir=tmp_name))
-        finish(name, "nquads", True, quads)
-        # the default graph, sorted once into a plain N-Triples file the others stream from
-        sorted_nt = tmp / "default.sorted.nt"
-        with sorted_nt.open("wb") as nt_out:
-            triples = _write_lines(
-                nt_out, sorted_unique_lines(store.quad_lines(None), tmp_dir=tmp_name))
-        for format_name in ("ntriples", "turtle", "jsonld"):
-            name = gz_name(format_name)
-            if progress:
-                progress(name)
-            with _gzip_writer(tmp / name) as gz:
-                if format_name == "ntriples":
-                    with sorted_nt.open("rb") as nt_in:
-                        shutil.copyfileobj(nt_in, gz)
-                elif format_name == "turtle":
-                    KnowledgeStore.convert_file(sorted_nt, "ntriples", gz, "turtle")
-                else:
-                    text = io.TextIOWrapper(gz, encoding="utf-8", newline="\n")
-                    write_document(text, load_context(),
-                                   KnowledgeStore.file_subjects(sorted_nt, "ntriples"))
-                    text.flush()
-                    text.detach()
-            finish(name, format_name, False, triples)
-        sorted_nt.unlink()
+        read = _Read(store, tmp, budget, report)
+        # the default graph's files, while the named graphs are still being read
+        names = {f: gz_name(f) for f in ("nquads", "ntriples", "turtle", "jsonld")}
+        sorted_default = tmp / "default.sorted.nt"
+        with (read,
+              GzipWriter(tmp / names["ntriples"], digest=False) as nt_out,
+              GzipWriter(tmp / names["turtle"], digest=False) as ttl_out,
+              GzipWriter(tmp / names["jsonld"], digest=False) as jsonld_out,
+              sorted_default.open("wb") as plain):
+            document = DocumentWriter(_TextSink(jsonld_out), load_context())
+
+            def default_text() -> Iterator[bytes]:
+                for block in read.default.blocks():
+                    data = b"".join(block)
+                    nt_out.write(data)
+                    plain.write(data)
+                    report(f"writing {names['ntriples']}, .ttl.gz, .jsonld.gz", len(block))
+                    yield data
+
+            triples = KnowledgeStore.ntriples_to_turtle(default_text(), ttl_out,
+                                                        on_subject=document.add)
+            document.close()
+        read.join()
+        # every graph: the sorted default graph merged with the named graphs' runs
+        changes = None
+        # the decompressed text's digest is recorded in a change set only
+        with GzipWriter(tmp / names["nquads"], digest=base is not None) as nq_out:
+            diff = (ChangeWriter(base, tmp, stem_from=base_release, release=release)
+                    if base is not None else None)
+            quads = 0
+            for block in merge_sorted_blocks([read_line_blocks(sorted_default),
+                                              *read.named.sources()]):
+                nq_out.write(b"".join(block))
+                quads += len(block)
+                if diff is not None:
+                    diff.feed(block)
+                report(f"writing {names['nquads']}", len(block))
+        read.named.remove_runs()
+        sorted_default.unlink()
+        dumps = []
+        for format_name in ("nquads", "ntriples", "turtle", "jsonld"):
+            path = tmp / names[format_name]
+            dataset = format_name == "nquads"
+            dumps.append(DumpFile(path.name, format_name, dataset, quads if dataset else triples,
+                                  path.stat().st_size, _sha256(path)))
+        if diff is not None:
+            report("writing the change set", 0)
+            changes = diff.close(target=names["nquads"], target_size=dumps[0].size,
+                                 target_sha256=dumps[0].sha256,
+                                 target_nquads_sha256=nq_out.raw_sha256, target_quads=quads)
+        kept = [p for p in sorted(out.iterdir())
+                if p.is_file() and is_change_file(p.name) and not (tmp / p.name).exists()]
+        change_sets = [read_change_set(p) for p in kept if p.name.endswith(CHANGES_SUFFIX)]
+        if changes is not None:
+            change_sets.append(changes)
         void = tmp / "void.ttl"
-        void.write_bytes(_void_description(store, dumps, base_iri, release))
-        names = sorted([*(d.name for d in dumps), "void.ttl"])
-        sums = "".join(f"{_sha256(tmp / n)}  {n}\n" for n in names)
-        (tmp / "SHA256SUMS").write_text(sums, encoding="utf-8")
+        void.write_bytes(_void_description(store, dumps, base_iri, release, triples,
+                                           change_sets))
+        old_sums = _read_sums(out / "SHA256SUMS")
+        sums = {n.name: _sha256(n) for n in tmp.iterdir() if n.is_file()}
+        for p in kept:
+            sums[p.name] = old_sums.get(p.name) or _sha256(p)
+        (tmp / "SHA256SUMS").write_text(
+            "".join(f"{sums[n]}  {n}\n" for n in sorted(sums)), encoding="utf-8")
         # swap the new set in: remove the previous set, then move each complete file
         for old in out.iterdir():
-            managed = old.name.startswith(DUMP_PREFIX) or old.name in ("void.ttl", "SHA256SUMS")
+            managed = ((old.name.startswith(DUMP_PREFIX) and not is_change_file(old.name))
+                       or old.name in ("void.ttl", "SHA256SUMS"))
             if old.is_file() and managed:
                 old.unlink()
         for done in sorted(tmp.iterdir()):
-            shutil.move(str(done), out / done.name)
-    return ExportResult(release, out, tuple(dumps))
+            if done.is_file():
+                shutil.move(str(done), out / done.name)
+    return ExportResult(release, out, tuple(dumps), changes)
+
+
+def _read_sums(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    sums = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        digest, sep, name = line.partition("  ")
+        if sep:
+            sums[name] = digest
+    return sums
 
 
 def _void_description(store: KnowledgeStore, dumps: list[DumpFile], base_iri: str,
-                      release: str) -> bytes:
+                      release: str, triples: int, change_sets: list[ChangeSet]) -> bytes:
     minter = IriMinter(base_iri)
     ds = iri(minter.dataset())
     # the figures published with the data (a release), else the few the VoID needs
     published = read_stats(store.path) if store.read_only else None
     select = store_select(store)
-    triples = published["triples"] if published else store.count_quads(None)
     classes = [(c, n) for c, n in published["classes"]] if published else class_counts(select)
     linksets = published["linksets"] if published else linkset_counts(select)
     t: list[Triple] = [
@@ -223,31 +440,57 @@ def _void_description(store: KnowledgeStore, dumps: list[DumpFile], base_iri: st
               (part, iri(_VOID + "entities"), typed(count, XSD_INTEGER))]
     t += _void_linksets(linksets, minter)
     for d in dumps:
-        dist = iri(f"{minter.dataset()}/dump/{d.name}")
-        checksum = iri(f"{minter.dataset()}/dump/{d.name}#sha256")
+        title = (f"{RDF_FORMATS[d.format_name].label} dump of "
+                 + ("every graph" if d.dataset else "the merged default graph"))
+        t += _distribution(ds, minter, base_iri, d.name, title, d.media_type, d.size,
+                           d.triples, d.sha256)
+    nquads = RDF_FORMATS["nquads"].media_type
+    for c in sorted(change_sets, key=lambda c: c.name):
+        changes = iri(f"{minter.dataset()}/changes/{c.source}-to-{c.target}")
         t += [
-            (ds, iri(_VOID + "dataDump"), dist),
-            (ds, iri(_DCAT + "distribution"), dist),
-            (dist, _RDF_TYPE, iri(_DCAT + "Distribution")),
-            (dist, iri(_DCT + "title"), literal(
-                f"{RDF_FORMATS[d.format_name].label} dump of "
-                + ("every graph" if d.dataset else "the merged default graph"))),
-            (dist, iri(_DCAT + "downloadURL"), iri(f"{base_iri}dumps/{d.name}")),
-            (dist, iri(_DCAT + "mediaType"),
-             iri(f"https://www.iana.org/assignments/media-types/{d.media_type}")),
-            (dist, iri(_DCAT + "compressFormat"),
-             iri("https://www.iana.org/assignments/media-types/application/gzip")),
-            (dist, iri(_DCAT + "byteSize"), typed(d.size, XSD_INTEGER)),
-            (dist, iri(_VOID + "triples"), typed(d.triples, XSD_INTEGER)),
-            (dist, iri(_DCT + "license"), iri(LICENSE_IRI)),
-            (dist, iri(_SPDX + "checksum"), checksum),
-            (checksum, _RDF_TYPE, iri(_SPDX + "Checksum")),
-            (checksum, iri(_SPDX + "algorithm"), iri(_SPDX + "checksumAlgorithm_sha256")),
-            (checksum, iri(_SPDX + "checksumValue"), literal(d.sha256)),
+            (ds, iri(_DCT + "relation"), changes),
+            (changes, _RDF_TYPE, iri(_DCAT + "Dataset")),
+            (changes, iri(_DCT + "title"), literal(
+                f"Changes from release {c.source} to release {c.target}")),
+            (changes, iri(_DCT + "description"), literal(
+                f"Quads removed and added between {c.base.file} and {c.result.file}; "
+                f"metadata and checksums of both releases in {c.name}{CHANGES_SUFFIX}.")),
+            (changes, iri(_DCT + "license"), iri(LICENSE_IRI)),
         ]
+        for kind, change in (("removed from", c.removed), ("added to", c.added)):
+            t += _distribution(changes, minter, base_iri, change.file,
+                               f"N-Quads of the quads {kind} release {c.source} "
+                               f"to make release {c.target}",
+                               nquads, change.size, change.quads, change.sha256)
     nt = "".join(f"{s} {p} {o} .\n" for s, p, o in t)
     return KnowledgeStore.convert(nt.encode("utf-8"), "ntriples", "turtle",
                                   prefixes={**PREFIXES, "spdx": _SPDX})
+
+
+def _distribution(owner: str, minter: IriMinter, base_iri: str, name: str, title: str,
+                  media_type: str, size: int, triples: int, sha256: str) -> list[Triple]:
+    """A gzip'd file as a dcat:Distribution of ``owner`` (and a void:dataDump of it)."""
+    dist = iri(f"{minter.dataset()}/dump/{name}")
+    checksum = iri(f"{minter.dataset()}/dump/{name}#sha256")
+    return [
+        (owner, iri(_VOID + "dataDump"), dist),
+        (owner, iri(_DCAT + "distribution"), dist),
+        (dist, _RDF_TYPE, iri(_DCAT + "Distribution")),
+        (dist, iri(_DCT + "title"), literal(title)),
+        (dist, iri(_DCAT + "downloadURL"), iri(f"{base_iri}dumps/{name}")),
+        (dist, iri(_DCAT + "mediaType"),
+         iri(f"https://www.iana.org/assignments/media-types/{media_type}")),
+        (dist, iri(_DCAT + "compressFormat"),
+         iri("https://www.iana.org/assignments/media-types/application/gzip")),
+        (dist, iri(_DCAT + "byteSize"), typed(size, XSD_INTEGER)),
+        (dist, iri(_VOID + "triples"), typed(triples, XSD_INTEGER)),
+        (dist, iri(_DCT + "license"), iri(LICENSE_IRI)),
+        (dist, iri(_SPDX + "checksum"), checksum),
+        (checksum, _RDF_TYPE, iri(_SPDX + "Checksum")),
+        (checksum, iri(_SPDX + "algorithm"), iri(_SPDX + "checksumAlgorithm_sha256")),
+        (checksum, iri(_SPDX + "checksumValue"), literal(sha256)),
+    ]
+
 
 
 def _void_linksets(linksets: dict[str, int], minter: IriMinter) -> list[Triple]:

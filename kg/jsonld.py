@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Protocol
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
@@ -128,17 +128,40 @@ class Compactor:
         return self.compact_iri(predicate), {"@value": value, "@type": datatype}
 
 
-def write_document(out: IO[str], context: dict[str, Any],
+class TextWritable(Protocol):
+    """A text sink: an open text file, a StringIO."""
+
+    def write(self, text: str, /) -> int: ...
+
+
+class DocumentWriter:
+    """Writes one compact JSON-LD document ``{"@context": ..., "@graph": [...]}`` node by
+    node: ``add`` one subject's triples, then ``close``."""
+
+    def __init__(self, out: TextWritable, context: dict[str, Any]) -> None:
+        self._out = out
+        self._compactor = Compactor(context)
+        self.count = 0
+        out.write('{"@context": ')
+        out.write(json.dumps(context, ensure_ascii=False, sort_keys=False))
+        out.write(',\n"@graph": [')
+
+    def add(self, node: tuple[Term, list[tuple[str, Term]]]) -> None:
+        subject, pairs = node
+        self._out.write(",\n" if self.count else "\n")
+        self._out.write(json.dumps(self._compactor.node(subject, pairs), ensure_ascii=False))
+        self.count += 1
+
+    def close(self) -> int:
+        """End the document; returns the number of nodes."""
+        self._out.write("\n]}\n")
+        return self.count
+
+
+def write_document(out: TextWritable, context: dict[str, Any],
                    nodes: Iterable[tuple[Term, list[tuple[str, Term]]]]) -> int:
     """Write one compact JSON-LD document ``{"@context": ..., "@graph": [...]}``; returns nodes."""
-    compactor = Compactor(context)
-    out.write('{"@context": ')
-    out.write(json.dumps(context, ensure_ascii=False, sort_keys=False))
-    out.write(',\n"@graph": [')
-    count = 0
-    for subject, pairs in nodes:
-        out.write(",\n" if count else "\n")
-        out.write(json.dumps(compactor.node(subject, pairs), ensure_ascii=False))
-        count += 1
-    out.write("\n]}\n")
-    return count
+    writer = DocumentWriter(out, context)
+    for node in nodes:
+        writer.add(node)
+    return writer.close()

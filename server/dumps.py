@@ -18,6 +18,8 @@
 
 >>> media_type_of("scholarkg-2026-11-21.ttl.gz")
 ('application/gzip', 'Turtle, gzip-compressed')
+>>> media_type_of("scholarkg-2026-11-21-to-2026-12-01.added.nq.gz")[1]
+'N-Quads, gzip-compressed: the quads added by a change set'
 >>> media_type_of("void.ttl"), media_type_of("SHA256SUMS")
 (('text/turtle', 'Turtle'), ('text/plain', 'SHA-256 checksums'))
 >>> parse_checksums("ab12  a.nt.gz\\ncd34 *b.ttl\\nnot a line\\n")
@@ -41,6 +43,7 @@ from flask import Blueprint, Response, redirect, render_template, request, send_
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
+from kg.changes import CHANGES_SUFFIX, is_change_file
 from kg.export import DUMP_PREFIX
 from kg.formats import by_extension as format_by_extension
 from kg.iris import IriMinter
@@ -101,6 +104,11 @@ def media_type_of(name: str) -> tuple[str, str]:
     """(media type, description) of a dump file, by its extension."""
     if name == CHECKSUMS_FILE:
         return "text/plain", "SHA-256 checksums"
+    if is_change_file(name):  # kg.changes: from one release to the next
+        if name.endswith(CHANGES_SUFFIX):
+            return "application/json", "change set: releases, checksums, counts"
+        kind = "added" if name.endswith(".added.nq.gz") else "removed"
+        return "application/gzip", f"N-Quads, gzip-compressed: the quads {kind} by a change set"
     if name.endswith(".gz"):
         inner = format_by_extension(name[:-3].rpartition(".")[2])
         label = inner.label if inner else "data"
@@ -357,7 +365,7 @@ def void_graph() -> Graph:
     described = set(g.subjects(RDF.type, VOID.Dataset)) or {dataset}
     endpoint = URIRef(request.url_root + "sparql")
     dumps = [URIRef(url_for("dumps.dump", name=e.name, _external=True))
-             for e in list_dumps() if e.rdf_format]
+             for e in list_dumps() if e.rdf_format and not is_change_file(e.name)]
     for subject in described:
         g.add((subject, VOID.sparqlEndpoint, endpoint))
         for url in dumps:

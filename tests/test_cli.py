@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from kg.cli import main
 from tests.sample_data import EXAMPLES
 
-COMMANDS = ["ingest", "export", "query", "validate", "stats", "serve", "link"]
+COMMANDS = ["ingest", "export", "apply-changes", "query", "validate", "stats", "serve", "link"]
 
 
 @pytest.fixture

@@ -288,3 +288,23 @@ def test_void_is_generated_from_counts_without_an_export(tmp_path: Path) -> None
     assert partitions[URIRef("https://schema.org/Person")] == 2
     assert partitions[URIRef("https://schema.org/ScholarlyArticle")] == 5
     assert not list(g.objects(dataset, VOID.dataDump))
+
+
+def test_change_sets_are_listed_but_are_no_data_dump(exports: Path) -> None:
+    stem = "scholarkg-2026-11-21-to-2026-12-01"
+    names = [f"{stem}.removed.nq.gz", f"{stem}.added.nq.gz", f"{stem}.changes.json"]
+    for name in names:
+        (exports / name).write_bytes(gzip.compress(b"", mtime=0))
+    client = make_app(exports).test_client()
+    files = {f["name"]: f for f in get(client, "/dumps/", headers={
+        "Accept": "application/json"}).get_json()["files"]}
+    assert set(names) <= set(files)
+    assert files[names[1]]["description"] == (
+        "N-Quads, gzip-compressed: the quads added by a change set")
+    assert files[names[2]]["media_type"] == "application/json"
+    assert get(client, f"/dumps/{names[0]}").status_code == 200
+    g = Graph().parse(data=get(client, "/.well-known/void", headers={
+        "Accept": "text/turtle"}).data, format="turtle")
+    dumps = {str(o) for o in g.objects(URIRef(BASE + "dataset"), VOID.dataDump)}
+    assert f"http://localhost/dumps/{TTL}" in dumps
+    assert not any(stem in url for url in dumps)

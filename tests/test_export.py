@@ -154,3 +154,10 @@ def test_void_class_partitions_keep_schema_and_foaf_apart(exported):
     assert len(parts) == len(rows)  # one partition per class, none merged
     by_class = {str(r.cls): int(r.n) for r in rows}
     assert by_class["https://schema.org/Person"] == by_class["http://xmlns.com/foaf/0.1/Person"] == 4
+
+
+def test_a_small_sort_budget_gives_the_same_files(exported, sample_store, tmp_path):
+    result, out = exported
+    small = export_store(sample_store, tmp_path, base_iri=BASE, budget=8192)
+    assert [d.sha256 for d in small.dumps] == [d.sha256 for d in result.dumps]
+    assert (tmp_path / "SHA256SUMS").read_bytes() == (out / "SHA256SUMS").read_bytes()
