@@ -515,7 +515,7 @@ class Ingestor:
 
         def links() -> Iterator[Triple]:
             for a, (_, person) in candidates.items():
-                yield a, _AUTHOR, person
+                yield a, _PERSON, person
             for x, person in papers:
                 yield from _paper_links(x, person)
 
@@ -540,7 +540,7 @@ class Ingestor:
                 SELECT ?a ?x ?name WHERE {{
                   VALUES ?name {{ {" ".join(resolvable)} }}
                   ?a skg:nameAsStated ?name . ?x skg:authorship ?a .
-                  MINUS {{ GRAPH ?g {{ ?a schema:author ?someone }} FILTER(?g != <{links}>) }}
+                  MINUS {{ GRAPH ?g {{ ?a skg:person ?someone }} FILTER(?g != <{links}>) }}
                 }}""").rows()
             for row in rows:
                 _add_link(wanted, iri(row["a"][1]), iri(row["x"][1]),
@@ -558,6 +558,8 @@ Quad = tuple[Triple, str | None]
 
 
 _AUTHOR, _MAKER, _MADE = iri(_S + "author"), iri(_FOAF + "maker"), iri(_FOAF + "made")
+#: an authorship's resolved person (never schema:author, which links papers only)
+_PERSON = iri(_SKG + "person")
 
 
 def _paper_links(x: str, person: str) -> tuple[Triple, Triple, Triple]:
@@ -566,8 +568,8 @@ def _paper_links(x: str, person: str) -> tuple[Triple, Triple, Triple]:
 
 
 def _add_link(wanted: set[Triple], a: str, x: str, person: str) -> None:
-    """The four triples that link byline ``a`` of paper ``x`` to ``person``."""
-    wanted.add((a, _AUTHOR, person))
+    """The four triples that link byline ``a`` (``skg:person``) of paper ``x`` to ``person``."""
+    wanted.add((a, _PERSON, person))
     wanted.update(_paper_links(x, person))
 
 
