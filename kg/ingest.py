@@ -11,6 +11,9 @@ that is the merged, current knowledge graph:
 - the PROV description of every document graph;
 - byline names resolved to profiled persons across documents (kept also in the
   named graph :meth:`IriMinter.author_links`).
+- one value of each single-valued paper property (title, abstract, date, category,
+  score, byline), chosen from the current documents' printings by
+  :mod:`kg.single_values`, whatever the ingest order.
 
 Re-ingesting identical bytes changes nothing. Each document is written in one
 transaction, so a reader or a crash never sees half of one.
@@ -36,6 +39,7 @@ from kg.names import person_key
 from kg.ntriples import XSD_DATE, Triple, iri, quad_line, typed
 from kg.records import SourceDocument
 from kg.results_io import nt_term
+from kg.single_values import NAME, RULES, Printing, choose
 from kg.store import KnowledgeStore
 from kg.vocab import PERSON_METRICS, PREFIXES
 
@@ -44,6 +48,9 @@ _SKG = PREFIXES["skg"]
 _FOAF = PREFIXES["foaf"]
 _METRIC_PROPS = {iri(_SKG + p) for p in PERSON_METRICS.values()}
 _SUPERSEDED_BY = iri(_SKG + "supersededBy")
+_TYPE = iri(PREFIXES["rdf"] + "type")
+_ARTICLE = iri(_S + "ScholarlyArticle")
+_SINGLE_VALUED = " ".join(RULES)
 
 _PREFIX_DECL = "".join(f"PREFIX {k}: <{v}>\n" for k, v in PREFIXES.items())
 
@@ -76,7 +83,7 @@ class IngestReport:
     historical: int = 0
     links_added: int = 0
     links_removed: int = 0
-    #: seconds spent per phase of the run: documents, author links, titles
+    #: seconds spent per phase of the run: documents, author links, single values
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -131,6 +138,8 @@ class Ingestor:
         self._known: set[str] = set()
         self._current: dict[tuple[str, str], _Current] = {}
         self._persons_with_docs: set[str] = set()
+        #: papers whose default-graph statements a further snapshot changed in this run
+        self._touched_papers: set[str] = set()
         # one batch file gathers documents while up to ``load_threads`` earlier batches are
         # bulk-loaded by threads (the loader releases the GIL), so mapping and loading
         # overlap and the loads use every core; each load is atomic on its own
@@ -206,8 +215,8 @@ class Ingestor:
             self._forget_run_bylines()
         report.seconds["author links"] = time.perf_counter() - started
         started = time.perf_counter()
-        self._canonical_titles()
-        report.seconds["titles"] = time.perf_counter() - started
+        self._single_values()
+        report.seconds["single values"] = time.perf_counter() - started
         if self._transactions:
             # write what transactions left in memory to files. Not after bulk loads
             # alone: they leave nothing in memory, and RocksDB makes a flush wait until
@@ -289,11 +298,15 @@ class Ingestor:
         default_add: list[Triple] = [*m.observations, *m.description]
         if cur is None or m.as_of >= cur.as_of:
             default_add += m.statements
+            self._touched_papers.update(
+                t[0] for t in m.statements if t[1] == _TYPE and t[2] == _ARTICLE)
             if cur is not None:
                 report.superseded += 1
                 default_add.append((iri(cur.graph), _SUPERSEDED_BY, g))
                 old = self._statements_of(cur.graph, m.person)
                 new = set(m.statements)
+                self._touched_papers.update(
+                    t[0] for t in old if t[1] == _TYPE and t[2] == _ARTICLE)
                 others = {c.graph for k, c in self._current.items() if k != key}
                 for t in old - new:
                     if not self._supported(t, others):
@@ -401,48 +414,64 @@ class Ingestor:
                 for future in pending:
                     future.exception()
 
-    # one title per paper ------------------------------------------------------------
-    def _canonical_titles(self) -> None:
-        """One ``schema:name`` per paper in the default graph.
+    # one value per single-valued paper property ------------------------------------
+    def _single_values(self) -> None:
+        """One value of each single-valued paper property in the default graph
+        (:data:`kg.single_values.RULES`), whatever documents were ingested in what order.
 
-        Two current documents may print one paper's title differently (case, or a paper
-        identified by its arXiv id or DOI). The smallest title (code-point order, so the
-        choice does not depend on ingest order) stays ``schema:name``; the others become
+        Two current documents may print one paper differently (a title in other case, a
+        shortened abstract, another date). The rule of each property picks one value from
+        what the current documents printed; other printed titles become
         ``schema:alternateName``, kept also in the named graph ``graph/title-variants``
-        so they can be withdrawn when no current document prints them any more.
+        so they can be withdrawn when no current document prints them any more. Every
+        printing stays in its document's graph.
+
+        The papers looked at: those with two values of such a property in the default
+        graph, those a further snapshot of this run added or withdrew, and those with
+        title variants.
         """
         variants_graph = self.minter.title_variants()
-        name, alt = iri(_S + "name"), iri(_S + "alternateName")
+        alt = iri(_S + "alternateName")
         existing = set(self.store.graph_triples(variants_graph))
-        candidates = {s for s, _, _ in existing}
-        # papers with more than one name: names grouped first (one scan of an index),
-        # then typed (a few lookups); a lookup of each paper's names takes 10x longer
-        for row in self.store.query(_PREFIX_DECL + """
-            SELECT ?x WHERE {
-              { SELECT ?x WHERE { ?x schema:name ?n } GROUP BY ?x HAVING (COUNT(?n) > 1) }
+        candidates = {s for s, _, _ in existing} | self._touched_papers
+        # papers with more than one value: grouped first (one scan of an index per
+        # property), then typed (a few lookups); a lookup per paper takes 10x longer
+        for row in self.store.query(_PREFIX_DECL + f"""
+            SELECT DISTINCT ?x WHERE {{
+              {{ SELECT ?x ?p WHERE {{ VALUES ?p {{ {_SINGLE_VALUED} }} ?x ?p ?v }}
+                 GROUP BY ?x ?p HAVING (COUNT(?v) > 1) }}
               ?x a schema:ScholarlyArticle
-            }""").term_rows():
+            }}""").term_rows():
             candidates.add(row["x"])
         if not candidates:
             return
-        current = {c.graph for c in self._current.values()}
+        current = {c.graph: c.as_of for c in self._current.values()}
         wanted: set[Triple] = set()
         deletes: list[Quad] = []
         inserts: list[Quad] = []
         for x in sorted(candidates):
-            stated = {
-                row["n"] for row in self.store.query(
-                    f"SELECT ?g ?n WHERE {{ GRAPH ?g {{ {x} {name} ?n }} }}").term_rows()
-                if _strip(row["g"]) in current
-            }
-            if not stated:
+            printed: dict[str, dict[str, list[str]]] = {}
+            now: dict[str, set[str]] = {}
+            for row in self.store.query(f"""
+                SELECT ?g ?p ?v WHERE {{
+                  VALUES ?p {{ {_SINGLE_VALUED} }}
+                  {{ GRAPH ?g {{ {x} ?p ?v }} }} UNION {{ {x} ?p ?v }}
+                }}""").term_rows():
+                if "g" not in row:
+                    now.setdefault(row["p"], set()).add(row["v"])
+                elif _strip(row["g"]) in current:
+                    printed.setdefault(row["g"], {}).setdefault(row["p"], []).append(row["v"])
+            if not printed:
                 continue
-            canonical = min(stated)
-            wanted.update((x, alt, other) for other in stated - {canonical})
-            names_now = set(self.store.objects(x, name))
-            deletes += [((x, name, n), None) for n in sorted(names_now - {canonical})]
-            if canonical not in names_now:
-                inserts.append(((x, name, canonical), None))
+            chosen = choose([Printing(current[_strip(g)], values)
+                             for g, values in printed.items()])
+            titles = {t for values in printed.values() for t in values.get(NAME, ())}
+            wanted.update((x, alt, t) for t in titles - {chosen.get(NAME)})
+            for prop in RULES:
+                want = {chosen[prop]} if prop in chosen else set()
+                have = now.get(prop, set())
+                deletes += [((x, prop, o), None) for o in sorted(have - want)]
+                inserts += [((x, prop, o), None) for o in sorted(want - have)]
         vg = iri(variants_graph)
         for t in sorted(wanted - existing):
             inserts += [(t, vg), (t, None)]
