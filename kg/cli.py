@@ -69,7 +69,15 @@ def ingest(paths: tuple[Path, ...], as_of: dt.date, store_dir: Path, base_iri: s
     store = _open(store_dir)
     # compactions wait for idle CPU while the ingest runs (see the method)
     store.lower_compaction_priority()
-    ingestor = Ingestor(store, IriMinter(base_iri))
+    try:
+        ingestor = Ingestor(store, IriMinter(base_iri))
+    except KgError as exc:
+        refused = str(exc)  # raised below, once its traceback no longer holds the store open
+    else:
+        refused = ""
+    if refused:
+        del store
+        raise click.ClickException(refused)
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(files), unit="file", disable=not show, file=sys.stderr)
     processes = jobs or os.cpu_count() or 1
@@ -151,7 +159,8 @@ def export(store_dir: Path, base_iri: str, out_dir: Path, release: str | None) -
     except KgError as exc:
         raise click.ClickException(str(exc)) from exc
     for d in result.dumps:
-        click.echo(f"{d.name}\t{d.triples} triples\t{d.size} bytes\tsha256 {d.sha256}")
+        unit = "quads" if d.dataset else "triples"  # the N-Quads dump holds every graph
+        click.echo(f"{d.name}\t{d.triples} {unit}\t{d.size} bytes\tsha256 {d.sha256}")
 
 
 @main.command()
@@ -236,15 +245,26 @@ def query(sparql: str, store_dir: Path, format_name: str | None) -> None:
 @click.option("--named-graphs/--default-graph-only", default=True,
               help="Also validate each document's named graph on its own.")
 def validate(store_dir: Path, named_graphs: bool) -> None:
-    """Validate the store against the SHACL shapes; exits 1 on any violation."""
+    """Validate the store against the SHACL shapes; exits 1 on any violation.
+
+    A store built before 2026-12-07 (authorships with schema:author) is reported as such,
+    with how to rebuild or migrate it, and exits 1.
+    """
+    from kg.migrations import OLD_MODEL_MESSAGE, old_model_authorships
     from kg.validate import validate_store
 
     store = _open(store_dir, read_only=True)
+    old = old_model_authorships(store)
+    if old:
+        click.echo("error: " + OLD_MODEL_MESSAGE.format(count=old), err=True)
+        sys.exit(1)
     reports = validate_store(store, named_graphs=named_graphs)
     bad = [r for r in reports if not r.conforms]
     for r in bad:
         click.echo(f"graph {r.graph or '(default)'}: {r.violations} violations\n{r.text}", err=True)
-    click.echo(f"{len(reports)} graphs validated, {len(bad)} with violations")
+    named = sum(1 for r in reports if r.graph is not None)
+    checked = f"the default graph and {named} named graphs" if named_graphs else "the default graph"
+    click.echo(f"validated {checked}: {len(bad)} with violations")
     if bad:
         sys.exit(1)
 
@@ -252,13 +272,17 @@ def validate(store_dir: Path, named_graphs: bool) -> None:
 @main.command()
 @STORE_OPTION
 def stats(store_dir: Path) -> None:
-    """Counts: persons, papers, triples, graphs, and entities per class."""
+    """Counts: persons, papers, triples of the default graph, quads of every graph,
+    named graphs (documents, author links, title variants, link sets), documents, and
+    entities per class."""
     from kg.stats import store_stats
 
     store = _open(store_dir, read_only=True)
     s = store_stats(store)
-    for key in ("persons", "papers", "triples", "quads", "graphs", "documents"):
-        click.echo(f"{key}\t{s[key]}")
+    labels = {"persons": "persons", "papers": "papers", "triples": "triples (default graph)",
+              "quads": "quads (every graph)", "graphs": "named graphs", "documents": "documents"}
+    for key, label in labels.items():
+        click.echo(f"{label}\t{s[key]}")
     for cls, n in s["classes"].items():
         click.echo(f"class\t{cls}\t{n}")
 

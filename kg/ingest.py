@@ -35,6 +35,7 @@ from typing import IO
 from kg.errors import DocumentError
 from kg.iris import IriMinter
 from kg.mapper import MappedDocument, bylines_tsv, map_document
+from kg.migrations import check_authorship_model
 from kg.names import person_key
 from kg.ntriples import XSD_DATE, Triple, iri, quad_line, typed
 from kg.records import SourceDocument
@@ -154,6 +155,8 @@ class Ingestor:
         if store.is_empty():
             self._run_bylines = tempfile.TemporaryFile(  # noqa: SIM115
                 "w+", encoding="utf-8", newline="\n", prefix="kg-bylines-")
+        else:  # never mix two authorship models in one store
+            check_authorship_model(store)
         self._load_state()
 
     # state -----------------------------------------------------------------

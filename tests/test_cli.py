@@ -227,3 +227,78 @@ def test_release_compacts_the_working_store_when_asked(runner, tmp_path, monkeyp
     assert result.exit_code == 0, result.output
     assert calls == [work] * compacted
     assert _nquads(tmp_path / "rel" / "current") == _nquads(work)
+
+
+def test_export_counts_quads_in_the_nquads_dump_and_triples_elsewhere(runner, tmp_path) -> None:
+    store = tmp_path / "store"
+    assert _ingest(runner, store, EXAMPLES).exit_code == 0
+    result = runner.invoke(main, ["export", "--store", str(store), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 0, result.output
+    units = {line.split("\t")[0].split(".", 1)[1]: line.split("\t")[1].split(" ")[1]
+             for line in result.output.splitlines() if line.startswith("scholarkg-")}
+    assert units == {"nq.gz": "quads", "ttl.gz": "triples", "nt.gz": "triples",
+                     "jsonld.gz": "triples"}
+
+
+def test_validate_and_stats_count_the_same_named_graphs(runner, tmp_path) -> None:
+    store = tmp_path / "store"
+    assert _ingest(runner, store, EXAMPLES).exit_code == 0
+    stats = runner.invoke(main, ["stats", "--store", str(store)])
+    named = dict(line.split("\t", 1) for line in stats.output.splitlines()
+                 if not line.startswith("class\t"))["named graphs"]
+    # four documents and the author links
+    assert named == "5"
+    result = runner.invoke(main, ["validate", "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    assert f"validated the default graph and {named} named graphs: 0 with violations" in result.output
+    result = runner.invoke(main, ["validate", "--store", str(store), "--default-graph-only"])
+    assert "validated the default graph: 0 with violations" in result.output
+
+
+# the authorship model of 2026-12-07 ----------------------------------------------------
+
+#: turns a store of the current model into one of the model before 2026-12-07
+_TO_OLD_MODEL = """
+PREFIX schema: <https://schema.org/>
+PREFIX skg: <https://w3id.org/scholarkg/ns#>
+DELETE { GRAPH ?g { ?a skg:person ?p } } INSERT { GRAPH ?g { ?a schema:author ?p } }
+WHERE { GRAPH ?g { ?a skg:person ?p } } ;
+DELETE { ?a skg:person ?p } INSERT { ?a schema:author ?p } WHERE { ?a skg:person ?p }
+"""
+
+
+def _update(store: Path, sparql: str) -> None:
+    from kg.store import KnowledgeStore
+
+    opened = KnowledgeStore.open(store)
+    opened.update(sparql)
+    opened.flush()
+    del opened
+
+
+def test_a_store_of_the_old_authorship_model_is_reported_and_migrates(runner, tmp_path) -> None:
+    from kg.migrations import MIGRATE_AUTHORSHIPS
+
+    store = tmp_path / "store"
+    assert _ingest(runner, store, EXAMPLES).exit_code == 0
+    current = _dump(runner, store)
+    _update(store, _TO_OLD_MODEL)
+    assert any(line.split("\t")[0].rsplit("/", 2)[1] == "authorship"
+               and "<https://schema.org/author>" in line
+               for line in _dump(runner, store).splitlines())
+
+    result = runner.invoke(main, ["validate", "--store", str(store)])
+    assert result.exit_code == 1
+    assert "built before 2026-12-07" in result.output and "Re-ingest" in result.output
+    # an ingest would mix both models: refused, the store unchanged
+    old = _dump(runner, store)
+    result = _ingest(runner, store, EXAMPLES, as_of="2026-12-01")
+    assert result.exit_code == 1 and "built before 2026-12-07" in result.output
+    assert _dump(runner, store) == old
+
+    # the documented update migrates it to exactly what an ingest builds today
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "operations.md").read_text("utf-8")
+    assert MIGRATE_AUTHORSHIPS in docs
+    _update(store, MIGRATE_AUTHORSHIPS)
+    assert _dump(runner, store) == current
+    assert runner.invoke(main, ["validate", "--store", str(store)]).exit_code == 0
