@@ -138,6 +138,8 @@ class Ingestor:
         self._transactions = 0
         self._known: set[str] = set()
         self._current: dict[tuple[str, str], _Current] = {}
+        #: every document of each profile, for the chain of skg:supersededBy
+        self._snapshots: dict[tuple[str, str], list[_Current]] = {}
         self._persons_with_docs: set[str] = set()
         #: papers whose default-graph statements a further snapshot changed in this run
         self._touched_papers: set[str] = set()
@@ -171,9 +173,10 @@ class Ingestor:
             self._known.add(row["sha"][1])
             person = row["p"][1]
             self._persons_with_docs.add(person)
+            doc = _Current(row["g"][1], dt.date.fromisoformat(row["asof"][1]))
+            self._snapshots.setdefault((person, row["layout"][1]), []).append(doc)
             if "next" not in row:
-                self._current[(person, row["layout"][1])] = _Current(
-                    row["g"][1], dt.date.fromisoformat(row["asof"][1]))
+                self._current[(person, row["layout"][1])] = doc
 
 
     # public ------------------------------------------------------------------
@@ -262,6 +265,7 @@ class Ingestor:
             for name in m.names:
                 self._run_persons.setdefault(person_key(name), set()).add(m.person)
         self._current[(m.person, m.layout)] = _Current(m.graph, m.as_of)
+        self._snapshots[(m.person, m.layout)] = [self._current[(m.person, m.layout)]]
         if self._batch.quads >= self.batch_quads:
             self._flush()
 
@@ -299,13 +303,26 @@ class Ingestor:
         inserts: list[Quad] = [(t, g) for t in m.named_graph_triples()]
         deletes: list[Quad] = []
         default_add: list[Triple] = [*m.observations, *m.description]
+        # skg:supersededBy links each snapshot to the next one by as-of date, whatever
+        # order they came in: m goes between the latest before it and the first after it
+        history = self._snapshots.setdefault(key, [])
+        before = max((c for c in history if c.as_of <= m.as_of), key=lambda c: c.as_of,
+                     default=None)
+        after = min((c for c in history if c.as_of > m.as_of), key=lambda c: c.as_of,
+                    default=None)
+        if before is not None:
+            default_add.append((iri(before.graph), _SUPERSEDED_BY, g))
+        if after is not None:
+            default_add.append((g, _SUPERSEDED_BY, iri(after.graph)))
+            if before is not None:
+                deletes.append(((iri(before.graph), _SUPERSEDED_BY, iri(after.graph)), None))
+        history.append(_Current(m.graph, m.as_of))
         if cur is None or m.as_of >= cur.as_of:
             default_add += m.statements
             self._touched_papers.update(
                 t[0] for t in m.statements if t[1] == _TYPE and t[2] == _ARTICLE)
             if cur is not None:
                 report.superseded += 1
-                default_add.append((iri(cur.graph), _SUPERSEDED_BY, g))
                 old = self._statements_of(cur.graph, m.person)
                 new = set(m.statements)
                 self._touched_papers.update(
@@ -317,7 +334,6 @@ class Ingestor:
             self._current[key] = _Current(m.graph, m.as_of)
         else:
             report.historical += 1
-            default_add.append((g, _SUPERSEDED_BY, iri(cur.graph)))
         inserts += [(t, None) for t in default_add]
         d_metrics, i_metrics = self._metric_changes(m)
         deletes += d_metrics
