@@ -302,3 +302,33 @@ def test_a_store_of_the_old_authorship_model_is_reported_and_migrates(runner, tm
     _update(store, MIGRATE_AUTHORSHIPS)
     assert _dump(runner, store) == current
     assert runner.invoke(main, ["validate", "--store", str(store)]).exit_code == 0
+
+
+def test_kg_export_turtle_conforms_with_two_printings_of_a_paper(runner, tmp_path) -> None:
+    """Two profiles print one paper, one with the first sentence of its abstract: the
+    exported Turtle keeps the whole text once and passes pyshacl with the shapes."""
+    import gzip
+    import json
+
+    import pyshacl
+    from rdflib import Graph, URIRef
+
+    whole = "A first sentence. A second one that the short printing leaves out."
+    records = [{"name": name, "as_of": "2026-11-21", "papers": [
+        {"title": "Shared Printing", "abstract": text, "byline": "Ann Lee, Bo Tan"}]}
+        for name, text in (("Ann Lee", whole), ("Bo Tan", whole.split(". ")[0] + "."))]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "two.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), "utf-8")
+    store = tmp_path / "store"
+    assert _ingest(runner, store, EXAMPLES, docs).exit_code == 0
+    out = tmp_path / "x"
+    assert runner.invoke(main, ["export", "--store", str(store), "--out", str(out)]).exit_code == 0
+    [ttl] = out.glob("scholarkg-*.ttl.gz")
+    data = Graph().parse(data=gzip.decompress(ttl.read_bytes()), format="turtle")
+    shapes = Graph().parse(Path(__file__).resolve().parents[1] / "ontology" / "shapes.ttl")
+    conforms, _, text = pyshacl.validate(data, shacl_graph=shapes)
+    assert conforms, text
+    abstracts = {str(o) for o in data.objects(None, URIRef("https://schema.org/abstract"))
+                 if "second one" in str(o) or str(o) == "A first sentence."}
+    assert abstracts == {whole}
