@@ -184,7 +184,7 @@ def _value(store: KnowledgeStore, paper: str, prop: str) -> list[str]:
         f"SELECT ?v WHERE {{ <{paper}> <{prop}> ?v }}").rows()]
 
 
-@settings(max_examples=30, deadline=None,
+@settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(records=corpora(), data=st.data())
 def test_single_values_whatever_the_profiles_and_their_order(
