@@ -49,9 +49,10 @@ _SKG = PREFIXES["skg"]
 _FOAF = PREFIXES["foaf"]
 _METRIC_PROPS = {iri(_SKG + p) for p in PERSON_METRICS.values()}
 _SUPERSEDED_BY = iri(_SKG + "supersededBy")
-_TYPE = iri(PREFIXES["rdf"] + "type")
-_ARTICLE = iri(_S + "ScholarlyArticle")
 _SINGLE_VALUED = " ".join(RULES)
+_SINGLE_VALUED_SET = frozenset(RULES)
+#: papers whose printings one query of the single-values pass reads
+_PAPERS_PER_QUERY = 200
 
 _PREFIX_DECL = "".join(f"PREFIX {k}: <{v}>\n" for k, v in PREFIXES.items())
 
@@ -141,7 +142,7 @@ class Ingestor:
         #: every document of each profile, for the chain of skg:supersededBy
         self._snapshots: dict[tuple[str, str], list[_Current]] = {}
         self._persons_with_docs: set[str] = set()
-        #: papers whose default-graph statements a further snapshot changed in this run
+        #: papers a further snapshot in this run printed otherwise than the one it replaced
         self._touched_papers: set[str] = set()
         # one batch file gathers documents while up to ``load_threads`` earlier batches are
         # bulk-loaded by threads (the loader releases the GIL), so mapping and loading
@@ -319,15 +320,17 @@ class Ingestor:
         history.append(_Current(m.graph, m.as_of))
         if cur is None or m.as_of >= cur.as_of:
             default_add += m.statements
-            self._touched_papers.update(
-                t[0] for t in m.statements if t[1] == _TYPE and t[2] == _ARTICLE)
             if cur is not None:
                 report.superseded += 1
                 old = self._statements_of(cur.graph, m.person)
                 new = set(m.statements)
+                # papers printed otherwise than before, or no more: the pass looks at them
                 self._touched_papers.update(
-                    t[0] for t in old if t[1] == _TYPE and t[2] == _ARTICLE)
+                    t[0] for t in old ^ new if t[1] in _SINGLE_VALUED_SET)
+                # a statement the author-link pass wrote stays: the pass, which runs
+                # next, withdraws it itself if no byline calls for it any more
                 others = {c.graph for k, c in self._current.items() if k != key}
+                others.add(self.minter.author_links())
                 for t in old - new:
                     if not self._supported(t, others):
                         deletes.append((t, None))
@@ -446,8 +449,9 @@ class Ingestor:
         printing stays in its document's graph.
 
         The papers looked at: those with two values of such a property in the default
-        graph, those a further snapshot of this run added or withdrew, and those with
-        title variants.
+        graph (a new printing of a value not kept adds one), those a further snapshot of
+        this run prints otherwise or no more, and those with title variants; a few hundred
+        per query.
         """
         variants_graph = self.minter.title_variants()
         alt = iri(_S + "alternateName")
@@ -464,33 +468,37 @@ class Ingestor:
             candidates.add(row["x"])
         if not candidates:
             return
-        current = {c.graph: c.as_of for c in self._current.values()}
+        current = {c.graph for c in self._current.values()}
         wanted: set[Triple] = set()
         deletes: list[Quad] = []
         inserts: list[Quad] = []
-        for x in sorted(candidates):
-            printed: dict[str, dict[str, list[str]]] = {}
-            now: dict[str, set[str]] = {}
+        ordered = sorted(candidates)
+        for start in range(0, len(ordered), _PAPERS_PER_QUERY):
+            chunk = ordered[start:start + _PAPERS_PER_QUERY]
+            printed: dict[str, dict[str, dict[str, list[str]]]] = {x: {} for x in chunk}
+            now: dict[str, dict[str, set[str]]] = {x: {} for x in chunk}
             for row in self.store.query(f"""
-                SELECT ?g ?p ?v WHERE {{
+                SELECT ?x ?g ?p ?v WHERE {{
+                  VALUES ?x {{ {" ".join(chunk)} }}
                   VALUES ?p {{ {_SINGLE_VALUED} }}
-                  {{ GRAPH ?g {{ {x} ?p ?v }} }} UNION {{ {x} ?p ?v }}
+                  {{ GRAPH ?g {{ ?x ?p ?v }} }} UNION {{ ?x ?p ?v }}
                 }}""").term_rows():
+                x = row["x"]
                 if "g" not in row:
-                    now.setdefault(row["p"], set()).add(row["v"])
+                    now[x].setdefault(row["p"], set()).add(row["v"])
                 elif _strip(row["g"]) in current:
-                    printed.setdefault(row["g"], {}).setdefault(row["p"], []).append(row["v"])
-            if not printed:
-                continue
-            chosen = choose([Printing(current[_strip(g)], values)
-                             for g, values in printed.items()])
-            titles = {t for values in printed.values() for t in values.get(NAME, ())}
-            wanted.update((x, alt, t) for t in titles - {chosen.get(NAME)})
-            for prop in RULES:
-                want = {chosen[prop]} if prop in chosen else set()
-                have = now.get(prop, set())
-                deletes += [((x, prop, o), None) for o in sorted(have - want)]
-                inserts += [((x, prop, o), None) for o in sorted(want - have)]
+                    printed[x].setdefault(row["g"], {}).setdefault(row["p"], []).append(row["v"])
+            for x in chunk:
+                if not printed[x]:
+                    continue
+                chosen = choose([Printing(values) for values in printed[x].values()])
+                titles = {t for values in printed[x].values() for t in values.get(NAME, ())}
+                wanted.update((x, alt, t) for t in titles - {chosen.get(NAME)})
+                for prop in RULES:
+                    want = {chosen[prop]} if prop in chosen else set()
+                    have = now[x].get(prop, set())
+                    deletes += [((x, prop, o), None) for o in sorted(have - want)]
+                    inserts += [((x, prop, o), None) for o in sorted(want - have)]
         vg = iri(variants_graph)
         for t in sorted(wanted - existing):
             inserts += [(t, vg), (t, None)]
@@ -583,12 +591,14 @@ class Ingestor:
                 resolvable[nt_term(row["name"])] = iri(next(iter(people)))
         wanted: set[Triple] = set()
         if resolvable:
-            # bylines no document resolved itself (owners resolve their own bylines)
+            # bylines no current document resolved itself (owners resolve their own
+            # bylines; a superseded snapshot's resolution left the default graph with it)
             rows = self.store.query(_PREFIX_DECL + f"""
                 SELECT ?a ?x ?name WHERE {{
                   VALUES ?name {{ {" ".join(resolvable)} }}
                   ?a skg:nameAsStated ?name . ?x skg:authorship ?a .
-                  MINUS {{ GRAPH ?g {{ ?a skg:person ?someone }} FILTER(?g != <{links}>) }}
+                  MINUS {{ GRAPH ?g {{ ?a skg:person ?someone }} FILTER(?g != <{links}>)
+                           FILTER NOT EXISTS {{ ?g skg:supersededBy ?later }} }}
                 }}""").rows()
             for row in rows:
                 _add_link(wanted, iri(row["a"][1]), iri(row["x"][1]),

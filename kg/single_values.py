@@ -9,8 +9,8 @@ were ingested in (``docs/decisions/0007-single-values.md``).
 
 Terms are in N-Triples syntax, as the store gives them.
 
->>> short = Printing(dt.date(2026, 11, 1), {ABSTRACT: ('"First sentence."',)})
->>> full = Printing(dt.date(2026, 10, 1), {ABSTRACT: ('"First sentence. And more."',)})
+>>> short = Printing({ABSTRACT: ('"First sentence."',)})
+>>> full = Printing({ABSTRACT: ('"First sentence. And more."',)})
 >>> choose([short, full])[ABSTRACT] == choose([full, short])[ABSTRACT]
 True
 >>> choose([short, full])[ABSTRACT]
@@ -19,7 +19,6 @@ True
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -49,8 +48,7 @@ RULES: dict[str, str] = {
     DATE_AS_PRINTED: "the smallest in code-point order of the texts printed with the chosen "
                      "schema:datePublished (of all printed texts when no printing has a date)",
     ABOUT: "the category the most printings give; of equal counts, the smallest IRI",
-    PAPER_SCORE: "the score of the latest printing (as-of date); of several, the highest; of "
-                 "equal numbers, the smallest lexical form",
+    PAPER_SCORE: "the highest score; of equal numbers, the smallest lexical form",
     CREDIT_TEXT: "the longest byline (the fullest); of equal lengths, the smallest in "
                  "code-point order",
     BYLINE_COMPLETE: "true when any printing's byline is complete (the paper's authorships "
@@ -64,9 +62,12 @@ _SIMPLE = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f"}
 
 @dataclass(frozen=True)
 class Printing:
-    """What one current document printed about a paper: property IRI term -> values."""
+    """What one current document printed about a paper: property IRI term -> values.
 
-    as_of: dt.date
+    Only what was printed counts, not when: a rule that preferred the latest document
+    would change its choice when a snapshot restates a paper unchanged.
+    """
+
     values: Mapping[str, Sequence[str]]
 
 
@@ -109,10 +110,10 @@ def _number(term: str) -> Decimal:
 def choose(printings: Sequence[Printing]) -> dict[str, str]:
     """For each single-valued property a printing gives, the one value to keep.
 
-    >>> a = Printing(dt.date(2026, 1, 1), {DATE_PUBLISHED: ('"2025-03-02"^^<d>',),
-    ...                                    DATE_AS_PRINTED: ('"Mar 2"',), ABOUT: ("<c/LG>",)})
-    >>> b = Printing(dt.date(2026, 2, 1), {DATE_PUBLISHED: ('"2025-03-01"^^<d>',),
-    ...                                    DATE_AS_PRINTED: ('"2025-03-01"',), ABOUT: ("<c/CV>",)})
+    >>> a = Printing({DATE_PUBLISHED: ('"2025-03-02"^^<d>',), DATE_AS_PRINTED: ('"Mar 2"',),
+    ...               ABOUT: ("<c/LG>",)})
+    >>> b = Printing({DATE_PUBLISHED: ('"2025-03-01"^^<d>',), DATE_AS_PRINTED: ('"2025-03-01"',),
+    ...               ABOUT: ("<c/CV>",)})
     >>> sorted(choose([a, b]).values())
     ['"2025-03-01"', '"2025-03-01"^^<d>', '<c/CV>']
     """
@@ -133,10 +134,8 @@ def choose(printings: Sequence[Printing]) -> dict[str, str]:
     categories = Counter(c for p in printings for c in set(p.values.get(ABOUT, ())))
     if categories:
         out[ABOUT] = min(categories, key=lambda c: (-categories[c], lexical(c), c))
-    scored = [p for p in printings if p.values.get(PAPER_SCORE)]
-    if scored:
-        latest = max(p.as_of for p in scored)
-        scores = [v for p in scored if p.as_of == latest for v in p.values[PAPER_SCORE]]
+    scores = given(PAPER_SCORE)
+    if scores:
         out[PAPER_SCORE] = min(scores, key=lambda t: (-_number(t), lexical(t), t))
     flags = given(BYLINE_COMPLETE)
     if flags:
