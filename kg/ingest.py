@@ -51,8 +51,6 @@ _METRIC_PROPS = {iri(_SKG + p) for p in PERSON_METRICS.values()}
 _SUPERSEDED_BY = iri(_SKG + "supersededBy")
 _SINGLE_VALUED = " ".join(RULES)
 _SINGLE_VALUED_SET = frozenset(RULES)
-#: papers whose printings one query of the single-values pass reads
-_PAPERS_PER_QUERY = 200
 
 _PREFIX_DECL = "".join(f"PREFIX {k}: <{v}>\n" for k, v in PREFIXES.items())
 
@@ -450,8 +448,8 @@ class Ingestor:
 
         The papers looked at: those with two values of such a property in the default
         graph (a new printing of a value not kept adds one), those a further snapshot of
-        this run prints otherwise or no more, and those with title variants; a few hundred
-        per query.
+        this run prints otherwise or no more, and those with title variants; each read
+        with one index range of its statements in every graph.
         """
         variants_graph = self.minter.title_variants()
         alt = iri(_S + "alternateName")
@@ -472,33 +470,27 @@ class Ingestor:
         wanted: set[Triple] = set()
         deletes: list[Quad] = []
         inserts: list[Quad] = []
-        ordered = sorted(candidates)
-        for start in range(0, len(ordered), _PAPERS_PER_QUERY):
-            chunk = ordered[start:start + _PAPERS_PER_QUERY]
-            printed: dict[str, dict[str, dict[str, list[str]]]] = {x: {} for x in chunk}
-            now: dict[str, dict[str, set[str]]] = {x: {} for x in chunk}
-            for row in self.store.query(f"""
-                SELECT ?x ?g ?p ?v WHERE {{
-                  VALUES ?x {{ {" ".join(chunk)} }}
-                  VALUES ?p {{ {_SINGLE_VALUED} }}
-                  {{ GRAPH ?g {{ ?x ?p ?v }} }} UNION {{ ?x ?p ?v }}
-                }}""").term_rows():
-                x = row["x"]
-                if "g" not in row:
-                    now[x].setdefault(row["p"], set()).add(row["v"])
-                elif _strip(row["g"]) in current:
-                    printed[x].setdefault(row["g"], {}).setdefault(row["p"], []).append(row["v"])
-            for x in chunk:
-                if not printed[x]:
+        for x in sorted(candidates):
+            # what each current document printed, and what the default graph holds
+            printed: dict[str, dict[str, list[str]]] = {}
+            now: dict[str, set[str]] = {}
+            for prop, value, graph in self.store.statements_about(x):
+                if prop not in _SINGLE_VALUED_SET:
                     continue
-                chosen = choose([Printing(values) for values in printed[x].values()])
-                titles = {t for values in printed[x].values() for t in values.get(NAME, ())}
-                wanted.update((x, alt, t) for t in titles - {chosen.get(NAME)})
-                for prop in RULES:
-                    want = {chosen[prop]} if prop in chosen else set()
-                    have = now[x].get(prop, set())
-                    deletes += [((x, prop, o), None) for o in sorted(have - want)]
-                    inserts += [((x, prop, o), None) for o in sorted(want - have)]
+                if graph is None:
+                    now.setdefault(prop, set()).add(value)
+                elif graph in current:
+                    printed.setdefault(graph, {}).setdefault(prop, []).append(value)
+            if not printed:
+                continue
+            chosen = choose([Printing(values) for values in printed.values()])
+            titles = {t for values in printed.values() for t in values.get(NAME, ())}
+            wanted.update((x, alt, t) for t in titles - {chosen.get(NAME)})
+            for prop in RULES:
+                want = {chosen[prop]} if prop in chosen else set()
+                have = now.get(prop, set())
+                deletes += [((x, prop, o), None) for o in sorted(have - want)]
+                inserts += [((x, prop, o), None) for o in sorted(want - have)]
         vg = iri(variants_graph)
         for t in sorted(wanted - existing):
             inserts += [(t, vg), (t, None)]
@@ -629,11 +621,6 @@ def _add_link(wanted: set[Triple], a: str, x: str, person: str) -> None:
     """The four triples that link byline ``a`` (``skg:person``) of paper ``x`` to ``person``."""
     wanted.add((a, _PERSON, person))
     wanted.update(_paper_links(x, person))
-
-
-def _strip(term: str) -> str:
-    """The IRI inside an N-Triples IRI term."""
-    return term[1:-1]
 
 
 def _data_block(quads: list[Quad]) -> str:
