@@ -113,7 +113,15 @@ def ingest(paths: tuple[Path, ...], as_of: dt.date, store_dir: Path, base_iri: s
     store = _open(store_dir)
     # compactions wait for idle CPU while the ingest runs (see the method)
     store.lower_compaction_priority()
-    ingestor = Ingestor(store, IriMinter(base_iri))
+    try:
+        ingestor = Ingestor(store, IriMinter(base_iri))
+    except KgError as exc:
+        refused = str(exc)  # raised below, once its traceback no longer holds the store open
+    else:
+        refused = ""
+    if refused:
+        del store
+        raise click.ClickException(refused)
     show = sys.stderr.isatty() if progress is None else progress
     bar = _DocumentBar(scan.documents, scan.bytes, disable=not show)
     processes = jobs or os.cpu_count() or 1
@@ -229,7 +237,8 @@ def export(store_dir: Path, base_iri: str, out_dir: Path, release: str | None,
     finally:
         bar.close()
     for d in result.dumps:
-        click.echo(f"{d.name}\t{d.triples} triples\t{d.size} bytes\tsha256 {d.sha256}")
+        unit = "quads" if d.dataset else "triples"  # the N-Quads dump holds every graph
+        click.echo(f"{d.name}\t{d.triples} {unit}\t{d.size} bytes\tsha256 {d.sha256}")
     if result.changes is not None:
         c = result.changes
         for part in (c.removed, c.added):
@@ -405,18 +414,29 @@ def query(sparql: str, store_dir: Path, base_iri: str, format_name: str | None,
               help="Also validate each document's named graph on its own.")
 @_engine_options
 def validate(store_dir: Path, named_graphs: bool, **engine: object) -> None:
-    """Validate the store against the SHACL shapes; exits 1 on any violation."""
+    """Validate the store against the SHACL shapes; exits 1 on any violation.
+
+    A store built before 2026-12-07 (authorships with schema:author) is reported as such,
+    with how to rebuild or migrate it, and exits 1.
+    """
+    from kg.migrations import OLD_MODEL_MESSAGE, old_model_authorships
     from kg.validate import validate_store
 
     store = _open_engine(store_dir, engine)
     try:
+        old = old_model_authorships(store)
+        if old:
+            click.echo("error: " + OLD_MODEL_MESSAGE.format(count=old), err=True)
+            sys.exit(1)
         reports = validate_store(store, named_graphs=named_graphs)
     except KgError as exc:
         raise click.ClickException(str(exc)) from exc
     bad = [r for r in reports if not r.conforms]
     for r in bad:
         click.echo(f"graph {r.graph or '(default)'}: {r.violations} violations\n{r.text}", err=True)
-    click.echo(f"{len(reports)} graphs validated, {len(bad)} with violations")
+    named = sum(1 for r in reports if r.graph is not None)
+    checked = f"the default graph and {named} named graphs" if named_graphs else "the default graph"
+    click.echo(f"validated {checked}: {len(bad)} with violations")
     if bad:
         sys.exit(1)
 
@@ -425,7 +445,9 @@ def validate(store_dir: Path, named_graphs: bool, **engine: object) -> None:
 @STORE_OPTION
 @_engine_options
 def stats(store_dir: Path, **engine: object) -> None:
-    """Counts: persons, papers, triples, graphs, and entities per class.
+    """Counts: persons, papers, triples of the default graph, quads of every graph,
+    named graphs (documents, author links, title variants, link sets), documents, and
+    entities per class.
 
     A release's figures were computed when it was published ('kg release'); for any
     other store, one changed since, or a remote engine, they are computed now
@@ -438,8 +460,10 @@ def stats(store_dir: Path, **engine: object) -> None:
         s = store_stats(store)
     except KgError as exc:
         raise click.ClickException(str(exc)) from exc
-    for key in ("persons", "papers", "triples", "quads", "graphs", "documents"):
-        click.echo(f"{key}\t{s[key]}")
+    labels = {"persons": "persons", "papers": "papers", "triples": "triples (default graph)",
+              "quads": "quads (every graph)", "graphs": "named graphs", "documents": "documents"}
+    for key, label in labels.items():
+        click.echo(f"{label}\t{s[key]}")
     for cls, n in s["classes"]:
         click.echo(f"class\t{cls}\t{n}")
     state = stats_state(store_dir) if store.path is not None else "remote engine"

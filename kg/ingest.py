@@ -11,6 +11,9 @@ that is the merged, current knowledge graph:
 - the PROV description of every document graph;
 - byline names resolved to profiled persons across documents (kept also in the
   named graph :meth:`IriMinter.author_links`).
+- one value of each single-valued paper property (title, abstract, date, category,
+  score, byline), chosen from the current documents' printings by
+  :mod:`kg.single_values`, whatever the ingest order.
 
 Re-ingesting identical bytes changes nothing. Each document is written in one
 transaction, so a reader or a crash never sees half of one.
@@ -32,10 +35,12 @@ from typing import IO
 from kg.errors import DocumentError
 from kg.iris import IriMinter
 from kg.mapper import MappedDocument, bylines_tsv, map_document
+from kg.migrations import check_authorship_model
 from kg.names import person_key
 from kg.ntriples import XSD_DATE, Triple, iri, quad_line, typed
 from kg.records import SourceDocument
 from kg.results_io import nt_term
+from kg.single_values import NAME, RULES, Printing, choose
 from kg.store import KnowledgeStore
 from kg.vocab import PERSON_METRICS, PREFIXES
 
@@ -44,6 +49,8 @@ _SKG = PREFIXES["skg"]
 _FOAF = PREFIXES["foaf"]
 _METRIC_PROPS = {iri(_SKG + p) for p in PERSON_METRICS.values()}
 _SUPERSEDED_BY = iri(_SKG + "supersededBy")
+_SINGLE_VALUED = " ".join(RULES)
+_SINGLE_VALUED_SET = frozenset(RULES)
 
 _PREFIX_DECL = "".join(f"PREFIX {k}: <{v}>\n" for k, v in PREFIXES.items())
 
@@ -76,7 +83,7 @@ class IngestReport:
     historical: int = 0
     links_added: int = 0
     links_removed: int = 0
-    #: seconds spent per phase of the run: documents, author links, titles
+    #: seconds spent per phase of the run: documents, author links, single values
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -130,7 +137,11 @@ class Ingestor:
         self._transactions = 0
         self._known: set[str] = set()
         self._current: dict[tuple[str, str], _Current] = {}
+        #: every document of each profile, for the chain of skg:supersededBy
+        self._snapshots: dict[tuple[str, str], list[_Current]] = {}
         self._persons_with_docs: set[str] = set()
+        #: papers a further snapshot in this run printed otherwise than the one it replaced
+        self._touched_papers: set[str] = set()
         # one batch file gathers documents while up to ``load_threads`` earlier batches are
         # bulk-loaded by threads (the loader releases the GIL), so mapping and loading
         # overlap and the loads use every core; each load is atomic on its own
@@ -145,6 +156,8 @@ class Ingestor:
         if store.is_empty():
             self._run_bylines = tempfile.TemporaryFile(  # noqa: SIM115
                 "w+", encoding="utf-8", newline="\n", prefix="kg-bylines-")
+        else:  # never mix two authorship models in one store
+            check_authorship_model(store)
         self._load_state()
 
     # state -----------------------------------------------------------------
@@ -159,9 +172,10 @@ class Ingestor:
             self._known.add(row["sha"][1])
             person = row["p"][1]
             self._persons_with_docs.add(person)
+            doc = _Current(row["g"][1], dt.date.fromisoformat(row["asof"][1]))
+            self._snapshots.setdefault((person, row["layout"][1]), []).append(doc)
             if "next" not in row:
-                self._current[(person, row["layout"][1])] = _Current(
-                    row["g"][1], dt.date.fromisoformat(row["asof"][1]))
+                self._current[(person, row["layout"][1])] = doc
 
 
     # public ------------------------------------------------------------------
@@ -206,8 +220,8 @@ class Ingestor:
             self._forget_run_bylines()
         report.seconds["author links"] = time.perf_counter() - started
         started = time.perf_counter()
-        self._canonical_titles()
-        report.seconds["titles"] = time.perf_counter() - started
+        self._single_values()
+        report.seconds["single values"] = time.perf_counter() - started
         if self._transactions:
             # write what transactions left in memory to files. Not after bulk loads
             # alone: they leave nothing in memory, and RocksDB makes a flush wait until
@@ -250,6 +264,7 @@ class Ingestor:
             for name in m.names:
                 self._run_persons.setdefault(person_key(name), set()).add(m.person)
         self._current[(m.person, m.layout)] = _Current(m.graph, m.as_of)
+        self._snapshots[(m.person, m.layout)] = [self._current[(m.person, m.layout)]]
         if self._batch.quads >= self.batch_quads:
             self._flush()
 
@@ -287,21 +302,39 @@ class Ingestor:
         inserts: list[Quad] = [(t, g) for t in m.named_graph_triples()]
         deletes: list[Quad] = []
         default_add: list[Triple] = [*m.observations, *m.description]
+        # skg:supersededBy links each snapshot to the next one by as-of date, whatever
+        # order they came in: m goes between the latest before it and the first after it
+        history = self._snapshots.setdefault(key, [])
+        before = max((c for c in history if c.as_of <= m.as_of), key=lambda c: c.as_of,
+                     default=None)
+        after = min((c for c in history if c.as_of > m.as_of), key=lambda c: c.as_of,
+                    default=None)
+        if before is not None:
+            default_add.append((iri(before.graph), _SUPERSEDED_BY, g))
+        if after is not None:
+            default_add.append((g, _SUPERSEDED_BY, iri(after.graph)))
+            if before is not None:
+                deletes.append(((iri(before.graph), _SUPERSEDED_BY, iri(after.graph)), None))
+        history.append(_Current(m.graph, m.as_of))
         if cur is None or m.as_of >= cur.as_of:
             default_add += m.statements
             if cur is not None:
                 report.superseded += 1
-                default_add.append((iri(cur.graph), _SUPERSEDED_BY, g))
                 old = self._statements_of(cur.graph, m.person)
                 new = set(m.statements)
+                # papers printed otherwise than before, or no more: the pass looks at them
+                self._touched_papers.update(
+                    t[0] for t in old ^ new if t[1] in _SINGLE_VALUED_SET)
+                # a statement the author-link pass wrote stays: the pass, which runs
+                # next, withdraws it itself if no byline calls for it any more
                 others = {c.graph for k, c in self._current.items() if k != key}
+                others.add(self.minter.author_links())
                 for t in old - new:
                     if not self._supported(t, others):
                         deletes.append((t, None))
             self._current[key] = _Current(m.graph, m.as_of)
         else:
             report.historical += 1
-            default_add.append((g, _SUPERSEDED_BY, iri(cur.graph)))
         inserts += [(t, None) for t in default_add]
         d_metrics, i_metrics = self._metric_changes(m)
         deletes += d_metrics
@@ -401,27 +434,35 @@ class Ingestor:
                 for future in pending:
                     future.exception()
 
-    # one title per paper ------------------------------------------------------------
-    def _canonical_titles(self) -> None:
-        """One ``schema:name`` per paper in the default graph.
+    # one value per single-valued paper property ------------------------------------
+    def _single_values(self) -> None:
+        """One value of each single-valued paper property in the default graph
+        (:data:`kg.single_values.RULES`), whatever documents were ingested in what order.
 
-        Two current documents may print one paper's title differently (case, or a paper
-        identified by its arXiv id or DOI). The smallest title (code-point order, so the
-        choice does not depend on ingest order) stays ``schema:name``; the others become
+        Two current documents may print one paper differently (a title in other case, a
+        shortened abstract, another date). The rule of each property picks one value from
+        what the current documents printed; other printed titles become
         ``schema:alternateName``, kept also in the named graph ``graph/title-variants``
-        so they can be withdrawn when no current document prints them any more.
+        so they can be withdrawn when no current document prints them any more. Every
+        printing stays in its document's graph.
+
+        The papers looked at: those with two values of such a property in the default
+        graph (a new printing of a value not kept adds one), those a further snapshot of
+        this run prints otherwise or no more, and those with title variants; each read
+        with one index range of its statements in every graph.
         """
         variants_graph = self.minter.title_variants()
-        name, alt = iri(_S + "name"), iri(_S + "alternateName")
+        alt = iri(_S + "alternateName")
         existing = set(self.store.graph_triples(variants_graph))
-        candidates = {s for s, _, _ in existing}
-        # papers with more than one name: names grouped first (one scan of an index),
-        # then typed (a few lookups); a lookup of each paper's names takes 10x longer
-        for row in self.store.query(_PREFIX_DECL + """
-            SELECT ?x WHERE {
-              { SELECT ?x WHERE { ?x schema:name ?n } GROUP BY ?x HAVING (COUNT(?n) > 1) }
+        candidates = {s for s, _, _ in existing} | self._touched_papers
+        # papers with more than one value: grouped first (one scan of an index per
+        # property), then typed (a few lookups); a lookup per paper takes 10x longer
+        for row in self.store.query(_PREFIX_DECL + f"""
+            SELECT DISTINCT ?x WHERE {{
+              {{ SELECT ?x ?p WHERE {{ VALUES ?p {{ {_SINGLE_VALUED} }} ?x ?p ?v }}
+                 GROUP BY ?x ?p HAVING (COUNT(?v) > 1) }}
               ?x a schema:ScholarlyArticle
-            }""").term_rows():
+            }}""").term_rows():
             candidates.add(row["x"])
         if not candidates:
             return
@@ -430,19 +471,26 @@ class Ingestor:
         deletes: list[Quad] = []
         inserts: list[Quad] = []
         for x in sorted(candidates):
-            stated = {
-                row["n"] for row in self.store.query(
-                    f"SELECT ?g ?n WHERE {{ GRAPH ?g {{ {x} {name} ?n }} }}").term_rows()
-                if _strip(row["g"]) in current
-            }
-            if not stated:
+            # what each current document printed, and what the default graph holds
+            printed: dict[str, dict[str, list[str]]] = {}
+            now: dict[str, set[str]] = {}
+            for prop, value, graph in self.store.statements_about(x):
+                if prop not in _SINGLE_VALUED_SET:
+                    continue
+                if graph is None:
+                    now.setdefault(prop, set()).add(value)
+                elif graph in current:
+                    printed.setdefault(graph, {}).setdefault(prop, []).append(value)
+            if not printed:
                 continue
-            canonical = min(stated)
-            wanted.update((x, alt, other) for other in stated - {canonical})
-            names_now = set(self.store.objects(x, name))
-            deletes += [((x, name, n), None) for n in sorted(names_now - {canonical})]
-            if canonical not in names_now:
-                inserts.append(((x, name, canonical), None))
+            chosen = choose([Printing(values) for values in printed.values()])
+            titles = {t for values in printed.values() for t in values.get(NAME, ())}
+            wanted.update((x, alt, t) for t in titles - {chosen.get(NAME)})
+            for prop in RULES:
+                want = {chosen[prop]} if prop in chosen else set()
+                have = now.get(prop, set())
+                deletes += [((x, prop, o), None) for o in sorted(have - want)]
+                inserts += [((x, prop, o), None) for o in sorted(want - have)]
         vg = iri(variants_graph)
         for t in sorted(wanted - existing):
             inserts += [(t, vg), (t, None)]
@@ -515,7 +563,7 @@ class Ingestor:
 
         def links() -> Iterator[Triple]:
             for a, (_, person) in candidates.items():
-                yield a, _AUTHOR, person
+                yield a, _PERSON, person
             for x, person in papers:
                 yield from _paper_links(x, person)
 
@@ -535,12 +583,14 @@ class Ingestor:
                 resolvable[nt_term(row["name"])] = iri(next(iter(people)))
         wanted: set[Triple] = set()
         if resolvable:
-            # bylines no document resolved itself (owners resolve their own bylines)
+            # bylines no current document resolved itself (owners resolve their own
+            # bylines; a superseded snapshot's resolution left the default graph with it)
             rows = self.store.query(_PREFIX_DECL + f"""
                 SELECT ?a ?x ?name WHERE {{
                   VALUES ?name {{ {" ".join(resolvable)} }}
                   ?a skg:nameAsStated ?name . ?x skg:authorship ?a .
-                  MINUS {{ GRAPH ?g {{ ?a schema:author ?someone }} FILTER(?g != <{links}>) }}
+                  MINUS {{ GRAPH ?g {{ ?a skg:person ?someone }} FILTER(?g != <{links}>)
+                           FILTER NOT EXISTS {{ ?g skg:supersededBy ?later }} }}
                 }}""").rows()
             for row in rows:
                 _add_link(wanted, iri(row["a"][1]), iri(row["x"][1]),
@@ -558,6 +608,8 @@ Quad = tuple[Triple, str | None]
 
 
 _AUTHOR, _MAKER, _MADE = iri(_S + "author"), iri(_FOAF + "maker"), iri(_FOAF + "made")
+#: an authorship's resolved person (never schema:author, which links papers only)
+_PERSON = iri(_SKG + "person")
 
 
 def _paper_links(x: str, person: str) -> tuple[Triple, Triple, Triple]:
@@ -566,14 +618,9 @@ def _paper_links(x: str, person: str) -> tuple[Triple, Triple, Triple]:
 
 
 def _add_link(wanted: set[Triple], a: str, x: str, person: str) -> None:
-    """The four triples that link byline ``a`` of paper ``x`` to ``person``."""
-    wanted.add((a, _AUTHOR, person))
+    """The four triples that link byline ``a`` (``skg:person``) of paper ``x`` to ``person``."""
+    wanted.add((a, _PERSON, person))
     wanted.update(_paper_links(x, person))
-
-
-def _strip(term: str) -> str:
-    """The IRI inside an N-Triples IRI term."""
-    return term[1:-1]
 
 
 def _data_block(quads: list[Quad]) -> str:

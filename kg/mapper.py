@@ -16,6 +16,8 @@ parts the store treats differently in the merged default graph.
 >>> ada = "<https://ex.org/id/person/ada-lovelace>"
 >>> (paper, "<https://schema.org/author>", ada) in m.statements
 True
+>>> sorted({p for s, p, o in m.statements if "/authorship/" in s and o == ada})
+['<https://w3id.org/scholarkg/ns#person>']
 >>> sorted(o for s, p, o in m.statements if p == "<https://schema.org/alternateName>")
 ['"Ada  Lovelace"']
 """
@@ -97,6 +99,7 @@ _MAKER = _foaf("maker")
 _MADE = _foaf("made")
 _AUTHORSHIP = _skg("authorship")
 _AUTHORSHIP_CLASS = _skg("Authorship")
+_PERSON = _skg("person")
 _NAME_AS_STATED = _skg("nameAsStated")
 _POSITION = _s("position")
 _TRUE = typed(True, XSD_BOOLEAN)
@@ -433,7 +436,7 @@ def _map_paper(paper: Paper, owner: str, owner_key: str, minter: IriMinter,
         is_owner = key == owner_key
         bylines.append((a, x, key, is_owner))
         if is_owner:
-            add((a, _AUTHOR, owner))
+            add((a, _PERSON, owner))
 
 
 def _describe_document(doc: SourceDocument, m: MappedDocument,

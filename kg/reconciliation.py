@@ -319,7 +319,8 @@ PROPERTIES: tuple[PropertySpec, ...] = (
                  "category, a paper's subject", "code"),
     PropertySpec("hIndex", "h-index", (PERSON,), "The latest profile's h-index", "number"),
     PropertySpec("paperCount", "paper count", (PERSON,),
-                 "Papers the latest profile credits the person with", "number"),
+                 "Papers the latest profile says it lists (stated; the papers in this "
+                 "graph are the 'papers' property)", "number"),
     PropertySpec("citationCount", "citation count", (PERSON,),
                  "Citations the latest profile states", "number"),
     PropertySpec("noveltyScore", "novelty score", (PERSON,),

@@ -61,6 +61,10 @@ SKG_TERMS: tuple[Term, ...] = (
     Term("authorship", "ObjectProperty", "authorship",
          "Links a paper to one skg:Authorship per name printed in its byline.",
          "schema:ScholarlyArticle", "skg:Authorship"),
+    Term("person", "ObjectProperty", "person",
+         "The profiled researcher an authorship's printed name resolves to. Used on "
+         "skg:Authorship nodes only, so that schema:author always links a paper to a person.",
+         "skg:Authorship", "schema:Person"),
     Term("nameAsStated", "DatatypeProperty", "name as stated",
          "The author name exactly as the byline printed it.", "skg:Authorship", "xsd:string"),
     Term("bylineComplete", "DatatypeProperty", "byline complete",
@@ -125,6 +129,7 @@ class SKG(DefinedNamespace):
     Authorship: URIRef
     SourceDocument: URIRef
     authorship: URIRef
+    person: URIRef
     nameAsStated: URIRef
     bylineComplete: URIRef
     arxivCategory: URIRef

@@ -48,6 +48,8 @@ _FOAF = PREFIXES["foaf"]
 _PROV = PREFIXES["prov"]
 _XSD = PREFIXES["xsd"]
 _METRIC_LABELS = {t.name: t.label[:1].upper() + t.label[1:] for t in SKG_TERMS}
+# the profile's own figure, not the papers this graph holds (the "Papers in this graph" list)
+_METRIC_LABELS["paperCount"] = "Papers listed on the profile (stated)"
 _METRIC_UNITS = {"noveltyScore": "%"}
 #: what the generic entity page calls things of these classes
 KIND_LABELS = {
@@ -330,7 +332,7 @@ def _authorships(iri: str) -> list[dict[str, Any]]:
   {sparql_iri(iri)} skg:authorship ?a .
   OPTIONAL {{ ?a skg:nameAsStated ?name }}
   OPTIONAL {{ ?a schema:position ?pos }}
-  OPTIONAL {{ ?a schema:author ?person . OPTIONAL {{ ?person schema:name ?pname }} }}
+  OPTIONAL {{ ?a skg:person ?person . OPTIONAL {{ ?person schema:name ?pname }} }}
 }}""")
     found: dict[str, dict[str, Any]] = {}
     for row in rows:

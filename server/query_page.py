@@ -107,7 +107,8 @@ SELECT ?metric ?date ?value ?source WHERE {
 ORDER BY ?metric ?date
 """),
     Example("Papers with code", _prefixes("schema", "skg") + """
-SELECT ?paper ?title ?repository WHERE {
+# DISTINCT: a paper both flagged and with a repository matches both branches
+SELECT DISTINCT ?paper ?title ?repository WHERE {
   { ?paper skg:codeAvailable true } UNION { ?paper schema:codeRepository ?any }
   ?paper schema:name ?title .
   OPTIONAL { ?paper schema:codeRepository ?repository }

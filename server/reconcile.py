@@ -353,14 +353,14 @@ _PATTERNS: dict[str, str] = {
               "OPTIONAL { ?id schema:datePublished ?order }",
     "coauthors": "{ ?p schema:author ?e , ?id . FILTER(?id != ?e) ?id schema:name ?text } "
                  "UNION { ?p schema:author ?e ; skg:authorship ?a . "
-                 "?a skg:nameAsStated ?text . FILTER NOT EXISTS { ?a schema:author ?x } }",
+                 "?a skg:nameAsStated ?text . FILTER NOT EXISTS { ?a skg:person ?x } }",
     "datePublished": "?e schema:datePublished ?text .",
     "authors": "{ ?e skg:authorship ?a . ?a skg:nameAsStated ?stated . "
                "OPTIONAL { ?a schema:position ?order } "
-               "OPTIONAL { ?a schema:author ?id . ?id schema:name ?name } "
+               "OPTIONAL { ?a skg:person ?id . ?id schema:name ?name } "
                "BIND(COALESCE(?name, ?stated) AS ?text) } "
                "UNION { ?e schema:author ?id . ?id schema:name ?text . "
-               "FILTER NOT EXISTS { ?e skg:authorship ?b . ?b schema:author ?id } "
+               "FILTER NOT EXISTS { ?e skg:authorship ?b . ?b skg:person ?id } "
                "BIND(1000000 AS ?order) }",
     "abstract": "?e schema:abstract ?text .",
     "paperScore": "?e skg:paperScore ?text .",

@@ -127,7 +127,7 @@ def test_byline_names_resolve_to_profiled_people(store: KnowledgeStore) -> None:
     c = doc("Carl Gauss", "2026-11-01", (paper("Other Work", "Carl Gauss"),))
     ingest(store, a)
     ingest(store, c)
-    q = '?x schema:name "Joint Work" ; skg:authorship ?a . ?a skg:nameAsStated "Carl  Gauss" ; schema:author ?p . ?p schema:name "Carl Gauss"'
+    q = '?x schema:name "Joint Work" ; skg:authorship ?a . ?a skg:nameAsStated "Carl  Gauss" ; skg:person ?p . ?p schema:name "Carl Gauss"'
     assert count(store, q) == 1
     assert count(store, '?x schema:name "Joint Work" ; schema:author ?p') == 2
     assert count(store, '?p schema:name "Ada Byron" ; schema:alternateName "ADA BYRON"') == 1

@@ -172,7 +172,7 @@ Code: https://github.com/example/attn.""" ;
     skg:paperScore 9.1 .
 
 id:paper\/c3681a29a493b371\/authorship\/1-0a1b2c3d a skg:Authorship ;
-    skg:nameAsStated "Zheng Zhang" ; schema:position 1 ; schema:author id:person\/zheng-zhang .
+    skg:nameAsStated "Zheng Zhang" ; schema:position 1 ; skg:person id:person\/zheng-zhang .
 
 id:paper\/c3681a29a493b371\/authorship\/2-4e5f6a7b a skg:Authorship ;
     skg:nameAsStated "Ada Lovelace" ; schema:position 2 .
@@ -339,6 +339,18 @@ VIOLATIONS: list[tuple[str, Mutation, URIRef | None, URIRef | None]] = [
         _remove(AUTHORSHIP, SKG.nameAsStated),
         AUTHORSHIP,
         SKG.nameAsStated,
+    ),
+    (
+        "authorship with schema:author (the model before 2026-12-07)",
+        _add(AUTHORSHIP, SCHEMA.author, PERSON),
+        AUTHORSHIP,
+        SCHEMA.author,
+    ),
+    (
+        "authorship's person is not a Person",
+        _set(AUTHORSHIP, SKG.person, CATEGORY),
+        AUTHORSHIP,
+        SKG.person,
     ),
     ("maker missing for an author", _remove(PAPER, FOAF.maker), PAPER, FOAF.maker),
     (

@@ -262,7 +262,7 @@ def test_kg_query_and_stats_over_oxigraph_serve(release: Release, oxigraph_serve
 def test_kg_validate_over_virtuoso(release: Release, published: Path) -> None:
     code, out = _cli("validate", "--engine-release", str(published))
     assert (code, out) == _cli("validate", "--store", str(release.store))
-    assert code == 0 and out.endswith(" graphs validated, 0 with violations\n")
+    assert code == 0 and out.endswith(" named graphs: 0 with violations\n")
 
 
 def test_an_unreachable_engine_is_a_clear_error() -> None:

@@ -50,7 +50,7 @@ def test_current_metrics_are_typed_values(seed_store) -> None:
 
 
 def test_byline_spelling_of_the_owner_resolves_and_is_kept(seed_store) -> None:
-    q = """SELECT (COUNT(*) AS ?n) { ?a skg:nameAsStated "ZhaoXin Huan" ; schema:author ?p .
+    q = """SELECT (COUNT(*) AS ?n) { ?a skg:nameAsStated "ZhaoXin Huan" ; skg:person ?p .
            ?p schema:name "Zhaoxin Huan" ; schema:alternateName "ZhaoXin Huan" }"""
     assert scalar(seed_store, q) == "1"
 
