@@ -297,3 +297,43 @@ def test_a_front_killed_and_a_release_rolled_under_load_fail_no_request(
     retried = re.findall(r"\[127\.0\.0\.1:[0-9]+, 127\.0\.0\.1:[0-9]+\]", log)
     assert retried, "no request went to a killed front: the kill was not under load"
     assert served_store.log_alarms(fronts[0].server) == []  # type: ignore[arg-type]
+
+
+def test_writes_and_form_posts_reach_a_front_through_the_shipped_config(
+        tmp_path: Path, releases: tuple[Path, Path]) -> None:
+    """Updates and form POSTs take the location that never sends a request twice and
+    still reach a front (the configured second front is down: connections refused)."""
+    if NGINX is None:
+        pytest.skip("nginx is not installed (apt-get install nginx-light); the replicas "
+                    "test runs the shipped nginx configuration")
+    _, rel = releases
+    front = Front(rel / "current", free_port(), tmp_path)
+    nginx_dir = tmp_path / "nginx"
+    nginx_dir.mkdir()
+    listen = free_port()
+    url = f"http://127.0.0.1:{listen}"
+    conf = nginx_config(nginx_dir, listen, [front.port, free_port()])
+    form = {"Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/sparql-results+json"}
+    try:
+        front.start()
+        with running_nginx(nginx_dir, conf, url):
+            for _ in range(4):  # each front in turn, whatever least_conn picks
+                asked = http_request(f"{url}/sparql", "POST", headers=form,
+                                     body=b"query=" + quote(ASK).encode())
+                assert asked.status == 200, asked.text[:300]
+                assert json.loads(asked.body)["boolean"] is False
+                assert asked.header("KG-Release") == os.readlink(rel / "current")
+                update = http_request(f"{url}/sparql/", "POST", body=b"CLEAR ALL",
+                                      headers={"Content-Type": "application/sparql-update"})
+                assert update.status == 403, update.text[:300]  # the front's refusal
+                assert "KG_UPDATE_TOKEN" in update.text
+                by_form = http_request(f"{url}/sparql?x=1", "POST", headers=form,
+                                       body=b"update=" + quote("CLEAR ALL").encode())
+                assert by_form.status == 403 and "KG_UPDATE_TOKEN" in by_form.text
+    finally:
+        front.stop()
+    log = (nginx_dir / "access.log").read_text(encoding="utf-8")
+    assert log.count('"POST /sparql HTTP/1.1" 200') == 4
+    assert log.count('"POST /sparql/ HTTP/1.1" 403') == 4
+    assert log.count('"POST /sparql?x=1 HTTP/1.1" 403') == 4
