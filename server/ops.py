@@ -1,4 +1,9 @@
-"""Operational endpoints: /healthz and Prometheus /metrics.
+"""Operational endpoints: /healthz and Prometheus /metrics; the ``KG-Release`` header.
+
+A server serving a release (``kg serve --store RELEASES/current``, :mod:`kg.release`) names
+it on every answer in ``KG-Release`` (``20261122T054512Z-7``): the release served when the
+answer was made, after looking at where the link points now (one ``stat``). Behind a load
+balancer a client reads it to see which release answered (docs/operations.md, "Replicas").
 
 Metrics live in a :class:`prometheus_client.CollectorRegistry` per app, so apps built
 in one process (tests) never clash. Under gunicorn each worker process counts its own
@@ -25,9 +30,10 @@ from prometheus_client import (
     generate_latest,
 )
 
+from kg.release import RELEASE_NAME
 from server.errors import ApiError
 from server.fair_share import fair_share_for
-from server.query_executor import job_runner, run_job
+from server.query_executor import ProcessPoolQueryService, job_runner, run_job
 
 bp = Blueprint("ops", __name__)
 
@@ -111,7 +117,20 @@ def _install(state: BlueprintSetupState) -> None:
     @app.after_request
     def _count(response: Response) -> Response:
         m.count_request(request.endpoint or "unmatched", response.status_code)
+        release = served_release(service)
+        if release is not None:
+            response.headers["KG-Release"] = release
         return response
+
+
+def served_release(service: Any) -> str | None:
+    """The name of the release a read-only pool serves now (a moved link followed), or
+    None when the served store is not a release."""
+    if not isinstance(service, ProcessPoolQueryService) or not service.read_only:
+        return None
+    service.generation()  # follows a moved RELEASES/current
+    name = os.path.basename(str(service.status()["serving"]))
+    return name if RELEASE_NAME.match(name) else None
 
 
 @bp.get("/healthz")
