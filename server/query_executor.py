@@ -1069,6 +1069,8 @@ class ProcessPoolQueryService:
 
     def status(self) -> dict[str, Any]:
         with self._cond:
+            if self.read_only and self._started:
+                self._follow_switch()
             return {"mode": "read-only" if self.read_only else "read-write",
                     "store": (self.settings.store if self._engine is None
                               else self._engine.query_url),

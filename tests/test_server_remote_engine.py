@@ -245,3 +245,28 @@ def test_a_runaway_query_is_503_within_the_limit(remote_server: ServerProcess) -
     # and the server answers the next query at once
     ask = _query(remote_server, "ASK { ?s ?p ?o }", RESULT_TYPES["json"])
     assert ask.status == 200 and json.loads(ask.body)["boolean"] is True
+
+
+# releases: the pointer is followed ---------------------------------------------------------
+
+def test_a_moved_release_pointer_is_followed(oxigraph_serve: OxigraphServe,  # noqa: F811
+                                             tmp_path: Path) -> None:
+    pointer = tmp_path / "current.json"
+    base = {"query_url": f"{oxigraph_serve.base}/query", "dialect": "standard"}
+    pointer.write_text(json.dumps({**base, "release": "2026-12-01"}), encoding="utf-8")
+    with_pointer: dict[str, object] = {**SERVER, "engine_release": pointer}
+    server = start_server(tmp_path / "no-store", tmp_path, **with_pointer)
+    try:
+        first = json.loads(server.request("/healthz").body)
+        assert first["release"] == "2026-12-01"
+        pointer.with_suffix(".new").write_text(json.dumps({**base, "release": "2026-12-02"}),
+                                               encoding="utf-8")
+        pointer.with_suffix(".new").replace(pointer)  # as kg publish switches: by rename
+        second = json.loads(server.request("/healthz").body)
+        assert second["release"] == "2026-12-02"
+        assert second["generation"] != first["generation"]
+        assert second["release_switches"] == first["release_switches"] + 1
+        ask = _query(server, "ASK { ?s ?p ?o }", RESULT_TYPES["json"])
+        assert ask.status == 200 and json.loads(ask.body)["boolean"] is True
+    finally:
+        server.stop()
