@@ -528,10 +528,12 @@ def _serve_options(func):  # type: ignore[no-untyped-def]
 
 @main.command()
 @_serve_options
+@_engine_options
 def serve(**options: object) -> None:
     """Serve the store: SPARQL endpoint, entity pages, query page and dumps.
 
-    Every setting can also be given as a KG_* environment variable.
+    Every setting can also be given as a KG_* environment variable. With --engine remote
+    (or --engine-release) the graph is read from a remote SPARQL engine instead of the store.
     """
     from server.run import serve as run_server
     from server.settings import Settings
@@ -540,7 +542,9 @@ def serve(**options: object) -> None:
         settings = Settings.from_sources(overrides=options)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
-    if not Path(settings.store).is_dir():
+    except KgError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not settings.remote and not Path(settings.store).is_dir():
         raise click.ClickException(f"no store at {settings.store}: run 'kg ingest' first")
     try:
         run_server(settings)

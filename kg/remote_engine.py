@@ -59,7 +59,8 @@ _NT_BOOLEAN = re.compile(rb'"([01])"\^\^<' + re.escape(_XSD_BOOLEAN.encode()) + 
 
 def virtuoso_canonical(data: bytes, format_name: str) -> bytes:
     """Virtuoso's answer with its booleans in canonical form: it stores ``true`` as the
-    integer 1 and answers ``"1"^^xsd:boolean`` (the same value, another lexical form).
+    integer 1 and answers ``"1"^^xsd:boolean`` (the same value, another lexical form);
+    and its SPARQL JSON blank node labels made valid (:func:`bnode_label`).
 
     >>> virtuoso_canonical(b'<http://a> <http://p> "0"^^<' + _XSD_BOOLEAN.encode() + b'> .',
     ...                    "ntriples")[:31]
@@ -69,14 +70,28 @@ def virtuoso_canonical(data: bytes, format_name: str) -> bytes:
         return _NT_BOOLEAN.sub(
             lambda m: b'"' + (b"true" if m.group(1) == b"1" else b"false") + b'"^^<'
             + _XSD_BOOLEAN.encode() + b">", data)
-    if format_name != "json" or _XSD_BOOLEAN.encode() not in data:
+    if format_name != "json" or (_XSD_BOOLEAN.encode() not in data
+                                 and b'"bnode"' not in data):
         return data
     answer = json.loads(data)
     for binding in answer.get("results", {}).get("bindings", ()):
         for term in binding.values():
             if term.get("datatype") == _XSD_BOOLEAN and term.get("value") in ("0", "1"):
                 term["value"] = "true" if term["value"] == "1" else "false"
+            elif term.get("type") == "bnode" and isinstance(term.get("value"), str):
+                term["value"] = bnode_label(term["value"])
     return json.dumps(answer).encode("utf-8")
+
+
+def bnode_label(value: str) -> str:
+    """A blank node label Virtuoso writes in SPARQL JSON (``nodeID://b10001``, not a valid
+    label) as one that is, the same for the same label within an answer.
+
+    >>> bnode_label("nodeID://b10001"), bnode_label("b1")
+    ('nodeID___b10001', 'b1')
+    """
+    label = re.sub(r"[^A-Za-z0-9_-]", "_", value)
+    return label if label[:1].isalnum() or label[:1] == "_" else "b" + label
 
 
 # what SPARQL text holds that keywords cannot be in: long and short strings, IRIs, comments

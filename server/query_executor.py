@@ -34,6 +34,19 @@ is a single read-write executor that runs queries and updates, and
 :func:`server.run.serve` forces one WSGI worker. Killing that executor on a timeout is
 safe (updates are RocksDB transactions); it is restarted.
 
+Over a remote engine
+--------------------
+With ``KG_ENGINE=remote`` (``Settings.engine``, see :mod:`kg.engine`) each executor opens
+a :class:`kg.remote_engine.RemoteEngine` instead of the store, and every job above runs
+unchanged on it: the deadline, the kill, the result cap, the memory bound, the cache and
+the error shapes are the same. The engine client's own time limit is
+``min(KG_ENGINE_TIMEOUT_S, KG_QUERY_TIMEOUT_S)``, and the engine's below that, so an
+engine that stops a query answers first (503, :class:`kg.errors.EngineTimeout`), and
+failing that the executor is killed at our deadline (503 too). The served "release" is
+the engine's query URL and release (``KG_ENGINE_RELEASE``, re-read when the pointer file
+changes: executors are then replaced as for a moved release symlink); store locks and
+release holds concern the embedded store only.
+
 Routes use :func:`job_runner`, which also wraps an
 :class:`~server.query_service.InProcessQueryService` (tests, development) in the same
 interface, without time limits.
@@ -55,13 +68,15 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
 
 from flask import Flask, current_app
 
-from kg.errors import KgError, RemoteServiceError, StoreError
+from kg.engine import EngineSettings, open_engine, read_pointer
+from kg.errors import EngineTimeout, EngineUnavailable, KgError, RemoteServiceError, StoreError
 from kg.release import hold_release
 from kg.results_io import (
     CONTEXT_PATH,
@@ -111,12 +126,16 @@ def jsonld_context(ontology_dir: str) -> dict[str, Any] | None:
     return load_context(path)
 
 
-def _evaluate(store: KnowledgeStore, job: Job) -> QueryResult:
+#: what executors run jobs on: the embedded store or a remote engine (kg.engine.GraphEngine)
+Engine = Any
+
+
+def _evaluate(store: Engine, job: Job) -> QueryResult:
     return store.query(job["sparql"], default_graph_uris=job.get("default_graphs"),
                        named_graph_uris=job.get("named_graphs"), base_iri=job.get("base_iri"))
 
 
-def _query(store: KnowledgeStore, job: Job) -> Iterator[Message]:
+def _query(store: Engine, job: Job) -> Iterator[Message]:
     """Evaluate and serialise the whole result (up to the cap) into a spool file, memory
     first, then disk: memory stays flat however big the result. Then the head, then the
     body in chunks.
@@ -251,7 +270,7 @@ def _write_rows(result: QueryResult, fmt: str, cap: int, out: IO[bytes]) -> tupl
     return count, bool(cap) and count == cap and next(rows, None) is not None
 
 
-def _run(store: KnowledgeStore, job: Job) -> Iterator[Message]:
+def _run(store: Engine, job: Job) -> Iterator[Message]:
     op = job["op"]
     if op == "query":
         yield from _query(store, job)
@@ -295,7 +314,7 @@ def _run(store: KnowledgeStore, job: Job) -> Iterator[Message]:
         yield "error", (500, f"unknown executor job {op!r}")
 
 
-def execute(store: KnowledgeStore, job: Job) -> Iterator[Message]:
+def execute(store: Engine, job: Job) -> Iterator[Message]:
     """Run one job; every failure becomes a final ("error", (status, message)) message.
 
     >>> store = KnowledgeStore.open(None)
@@ -318,6 +337,12 @@ def execute(store: KnowledgeStore, job: Job) -> Iterator[Message]:
         return
     except DataSyntaxError as exc:
         yield "error", (400, f"the request body does not parse as RDF: {exc}")
+        return
+    except EngineTimeout as exc:  # the remote engine stopped it: never a cut answer
+        yield "error", (503, f"the {_what(job)} took too long and was stopped: {exc}")
+        return
+    except EngineUnavailable as exc:
+        yield "error", (503, f"the SPARQL engine cannot answer now: {exc}")
         return
     except StoreError as exc:
         yield "error", (500, str(exc))
@@ -374,13 +399,18 @@ def _log_stop(job: Job, reason: str, arrived: float) -> None:
                 time.monotonic() - arrived, text_digest(job))
 
 
-def executor_main(conn: Connection, store_path: str, read_only: bool) -> None:
-    """Body of an executor process: open the store, then run jobs until EOF.
+def executor_main(conn: Connection, store_path: str, read_only: bool,
+                  engine: EngineSettings | None = None) -> None:
+    """Body of an executor process: open the store (or the remote ``engine``), then run
+    jobs until EOF.
 
     A release (:mod:`kg.release`) stays marked in use while the executor has it open.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the WSGI worker decides when we stop
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if engine is not None and engine.engine == "remote":
+        _serve_jobs(conn, store_path, read_only, engine)
+        return
     with hold_release(store_path):
         _serve_jobs(conn, store_path, read_only)
 
@@ -418,9 +448,13 @@ def coalesce(messages: Iterator[Message], limit: int = _WHOLE) -> Iterator[Messa
                 buffered = None
 
 
-def _serve_jobs(conn: Connection, store_path: str, read_only: bool) -> None:
+def _serve_jobs(conn: Connection, store_path: str, read_only: bool,
+                engine: EngineSettings | None = None) -> None:
     try:
-        store = KnowledgeStore.open(store_path, read_only=read_only)
+        if engine is not None and engine.engine == "remote":
+            store = open_engine(engine, None)
+        else:
+            store = KnowledgeStore.open(store_path, read_only=read_only)
     except KgError as exc:
         conn.send(("error", (503, f"the store cannot be opened: {exc}")))
         return
@@ -437,8 +471,11 @@ def _serve_jobs(conn: Connection, store_path: str, read_only: bool) -> None:
                 conn.send_bytes(_pack(message))
         except (BrokenPipeError, OSError):
             break
-    if not read_only:
-        store.flush()
+    if isinstance(store, KnowledgeStore):
+        if not read_only:
+            store.flush()
+    else:
+        store.close()
 
 
 # ---------------------------------------------------------------------------
@@ -521,6 +558,16 @@ class InProcessRunner:
 # the process pool
 # ---------------------------------------------------------------------------
 
+def _file_id(path: str) -> tuple[int, int, int] | None:
+    """(inode, modification time, size) of a file, to notice it being replaced; None
+    when there is none."""
+    try:
+        st = os.stat(path) if path else None
+    except OSError:
+        return None
+    return None if st is None else (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 def _directory_id(path: str) -> tuple[int, int] | None:
     """(device, inode) of the directory a path leads to (symlinks followed), or None."""
     try:
@@ -530,12 +577,24 @@ def _directory_id(path: str) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+def engine_key(engine: EngineSettings) -> str:
+    """What a remote engine serves, as executors compare it: its query URL and release.
+
+    >>> engine_key(EngineSettings(engine="remote", query_url="http://h/sparql", release="r1"))
+    'http://h/sparql#r1'
+    """
+    return f"{engine.query_url}#{engine.release}"
+
+
 class _Executor:
-    def __init__(self, ctx: Any, store_path: str, read_only: bool) -> None:
-        #: the store directory it opened (a symlink such as RELEASES/current resolved)
+    def __init__(self, ctx: Any, store_path: str, read_only: bool,
+                 engine: EngineSettings | None = None) -> None:
+        #: the store directory it opened (a symlink such as RELEASES/current resolved), or
+        #: over a remote engine its :func:`engine_key`
         self.store_path = store_path
         parent, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=executor_main, args=(child, store_path, read_only),
+        self.proc = ctx.Process(target=executor_main,
+                                args=(child, store_path, read_only, engine),
                                 name="kg-query-executor", daemon=True)
         self.proc.start()
         child.close()
@@ -613,8 +672,18 @@ class ProcessPoolQueryService:
         self._closed = False
         self._updates = 0
         self._fingerprint: str | None = None
-        #: the store directory new executors open (the served path, symlinks resolved)
-        self._serving = os.path.realpath(settings.store)
+        #: a remote engine instead of the store (None: the embedded store), its client's
+        #: time limit no longer than ours
+        self._engine: EngineSettings | None = None
+        self._pointer_seen: tuple[int, int, int] | None = None
+        if settings.remote:
+            self._engine = replace(settings.engine, timeout_s=min(
+                settings.engine.timeout_s, settings.query_timeout_s))
+            self._pointer_seen = _file_id(settings.engine.release_pointer)
+        #: the store directory new executors open (the served path, symlinks resolved),
+        #: or the remote engine's key
+        self._serving = (engine_key(self._engine) if self._engine is not None
+                         else os.path.realpath(settings.store))
         #: (device, inode) the served path led to when it last resolved to _serving
         self._serving_id: tuple[int, int] | None = None
         self.restarts = 0
@@ -644,8 +713,13 @@ class ProcessPoolQueryService:
                     threading.Thread(target=self._watch_memory, name="kg-memory-watchdog",
                                      daemon=True).start()
 
+    @property
+    def remote(self) -> bool:
+        """True when the executors read a remote engine, not the store."""
+        return self._engine is not None
+
     def _spawn(self) -> _Executor:
-        return _Executor(self._ctx, self._serving, self.read_only)
+        return _Executor(self._ctx, self._serving, self.read_only, self._engine)
 
     def _fresh(self) -> _Executor:
         """A replacement for an executor that was killed or died (call with the condition
@@ -674,8 +748,30 @@ class ProcessPoolQueryService:
         """Stop an executor that serves an old release, without waiting for it."""
         threading.Thread(target=ex.stop, name="kg-executor-retire", daemon=True).start()
 
+    def _follow_pointer(self) -> None:
+        """Notice a release pointer that changed (``kg publish`` switched the current
+        release); call with the condition held. An unreadable pointer keeps the release
+        being served."""
+        assert self._engine is not None
+        path = self._engine.release_pointer
+        seen = _file_id(path)
+        if not path or seen is None or seen == self._pointer_seen:
+            return
+        self._pointer_seen = seen
+        try:
+            engine = self._engine.with_pointer(read_pointer(path))
+        except (StoreError, KeyError) as exc:
+            log.warning("the release pointer %s cannot be read (%s): still serving %s",
+                        path, exc, self._serving)
+            return
+        self._engine = engine
+        self._switch_to(engine_key(engine))
+
     def _follow_switch(self) -> None:
         """Notice a moved symlink (a new release); call with the condition held."""
+        if self._engine is not None:
+            self._follow_pointer()
+            return
         if not self.read_only:
             return  # a store opened for writing is never switched under its writer
         before = _directory_id(self.settings.store)
@@ -684,6 +780,11 @@ class ProcessPoolQueryService:
         serving = os.path.realpath(self.settings.store)
         if _directory_id(self.settings.store) == before:  # no move while resolving
             self._serving_id = before
+        self._switch_to(serving)
+
+    def _switch_to(self, serving: str) -> None:
+        """New executors serve ``serving``; idle ones are replaced now, busy ones after
+        their job (call with the condition held)."""
         if serving == self._serving:
             return
         self._serving = serving
@@ -960,6 +1061,9 @@ class ProcessPoolQueryService:
         if self.read_only and self._started:
             with self._cond:
                 self._follow_switch()
+        if self._fingerprint is None and self._engine is not None:
+            # the engine's data changes only with its release (or our own updates)
+            self._fingerprint = hashlib.sha256(self._serving.encode()).hexdigest()[:16]
         if self._fingerprint is None:
             digest = hashlib.sha256(os.fsencode(self._serving))
             try:
@@ -974,8 +1078,14 @@ class ProcessPoolQueryService:
 
     def status(self) -> dict[str, Any]:
         with self._cond:
+            if self.read_only and self._started:
+                self._follow_switch()
             return {"mode": "read-only" if self.read_only else "read-write",
-                    "store": self.settings.store, "serving": self._serving,
+                    "store": (self.settings.store if self._engine is None
+                              else self._engine.query_url),
+                    **({"engine": "remote", "release": self._engine.release}
+                       if self._engine is not None else {}),
+                    "serving": self._serving,
                     "executors": self.size, "busy": len(self._busy),
                     "restarts": self.restarts, "release_switches": self.switches}
 

@@ -113,13 +113,15 @@ def serve(settings: Settings) -> None:
     ``RELEASES/current``, whose executors mark the release they have open) stays
     marked served for the server's whole life (:func:`kg.store_lock.serving`): every
     process that would write it is refused, even while no executor has it open. Raises
-    :class:`kg.store_lock.StoreInUseError` when a writer has it open now.
+    :class:`kg.store_lock.StoreInUseError` when a writer has it open now. Over a remote
+    engine (``KG_ENGINE=remote``) there is no store directory, and no lock.
     """
     from server.shared_state import prepare
 
     sys.argv = sys.argv[:1]  # gunicorn must not read our command line as its own
     with contextlib.ExitStack() as stack:
-        if not settings.updates_enabled and not os.path.islink(settings.store):
+        if (not settings.remote and not settings.updates_enabled
+                and not os.path.islink(settings.store)):
             stack.enter_context(serving(settings.store,
                                         f"http://{settings.host}:{settings.port}/"))
         _, cleanup = prepare()  # metrics and fair-share table shared by the workers

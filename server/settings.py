@@ -4,6 +4,10 @@ Each setting has a name, a default, a type and help text. The same table feeds
 ``kg serve`` flags, ``KG_*`` environment variables, the README's settings table
 and a test that every setting is documented.
 
+The engine the server reads (``KG_ENGINE*``: embedded store or remote SPARQL engine) is
+:class:`kg.engine.EngineSettings`, declared in :data:`kg.engine.ENGINE_SETTINGS` and read
+by the same rules (the README's engine table); it is ``Settings.engine``.
+
 >>> s = Settings.from_sources(env={"KG_QUERY_TIMEOUT_S": "5"}, overrides={"port": 9000})
 >>> s.query_timeout_s, s.port
 (5.0, 9000)
@@ -16,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from kg.engine import ENGINE_SETTINGS, EngineSettings
 from kg.iris import DEFAULT_BASE_IRI
 
 
@@ -176,6 +181,8 @@ class Settings:
     client_query_budget_s: float = 60.0
     client_query_window_s: float = 60.0
     trusted_proxies: int = 0
+    #: the engine holding the graph (KG_ENGINE*): the embedded store at ``store``, or remote
+    engine: EngineSettings = field(default_factory=EngineSettings)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -195,7 +202,10 @@ class Settings:
     ) -> Settings:
         """Defaults, then ``KG_*`` environment variables, then explicit overrides (flags)."""
         env = os.environ if env is None else env
-        values: dict[str, Any] = {}
+        engine_names = {s.name for s in ENGINE_SETTINGS}
+        engine_overrides = {k: v for k, v in (overrides or {}).items() if k in engine_names}
+        overrides = {k: v for k, v in (overrides or {}).items() if k not in engine_names}
+        values: dict[str, Any] = {"engine": EngineSettings.from_sources(env, engine_overrides)}
         for setting in SETTINGS:
             value: Any = setting.default
             if setting.env in env:
@@ -215,3 +225,8 @@ class Settings:
     @property
     def updates_enabled(self) -> bool:
         return bool(self.update_token)
+
+    @property
+    def remote(self) -> bool:
+        """True when a remote SPARQL engine holds the graph (not the store directory)."""
+        return self.engine.engine == "remote"

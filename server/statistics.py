@@ -24,7 +24,8 @@ _lock = threading.Lock()
 
 def _served_directory(runner: Any) -> str | None:
     if isinstance(runner, ProcessPoolQueryService):
-        return str(runner.status()["serving"])
+        # a remote engine has no directory: its figures are computed once per generation
+        return None if runner.remote else str(runner.status()["serving"])
     if isinstance(runner, InProcessRunner) and runner.store.path is not None:
         return str(runner.store.path)
     return None

@@ -24,7 +24,7 @@ def test_the_decision_names_every_variable() -> None:
         assert setting.env in decision
 
 
-@pytest.mark.parametrize("command", ["query", "stats", "validate"])
+@pytest.mark.parametrize("command", ["query", "stats", "validate", "serve"])
 def test_every_reading_command_takes_the_engine_flags(command: str) -> None:
     help_text = CliRunner().invoke(main, [command, "--help"], terminal_width=200).output
     for setting in ENGINE_SETTINGS:
