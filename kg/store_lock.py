@@ -138,7 +138,8 @@ def _refusal(directory: Path, exclusive: bool, readers: bool) -> str:
     return f"the store at {directory} is being written by another process ({_WRITERS})"
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (one of another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -156,7 +157,7 @@ def serving_process(directory: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     pid = info.get("pid") if isinstance(info, dict) else None
-    if not isinstance(pid, int) or not _alive(pid):
+    if not isinstance(pid, int) or not process_alive(pid):
         return None
     return info  # type: ignore[no-any-return]
 

@@ -26,19 +26,12 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from kg.store_lock import process_alive
 from server.fair_share import TABLE_BYTES, TABLE_ENV
 
 PREFIX = "kg-serve-"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def remove_stale(parent: Path) -> None:
@@ -52,7 +45,7 @@ def remove_stale(parent: Path) -> None:
                 owned = entry.stat().st_uid == os.getuid()
             except OSError:
                 continue
-            if pid.isdigit() and owned and not _alive(int(pid)):
+            if pid.isdigit() and owned and not process_alive(int(pid)):
                 shutil.rmtree(entry, ignore_errors=True)
 
 

@@ -190,6 +190,28 @@ def case_server(request: pytest.FixtureRequest, shared_server: ServerProcess | N
         server.stop()
 
 
+def run_case(server: ServerProcess, case: dict[str, Any]) -> None:
+    """Send a case's requests in order, each checked against its expected response."""
+    location: str | None = None
+    for step, req in enumerate(case["requests"]):
+        path = _map_path(req["path"], location)
+        headers = dict(req["headers"])
+        if req["method"] in WRITES:
+            headers["Authorization"] = f"Bearer {TOKEN}"
+        body = None
+        if req["body"] is not None:
+            body = req["body"]["chars"].encode(req["body"]["encoding"])
+        resp = server.request(path, req["method"], headers=headers, body=body)
+        expect = req["expect"]
+        try:
+            _check(resp, expect, server.url + path.split("?", 1)[0])
+        except AssertionError as exc:
+            raise AssertionError(f"step {step}: {req['method']} {path}: {exc}") from exc
+        if expect.get("location_template"):
+            location = resp.header("location")
+            assert location, f"step {step}: no Location header"
+
+
 if not CASES:
     def test_w3c_protocol_cases_present() -> None:
         pytest.skip("the W3C protocol cases (shared/w3c-protocol/tests.json) are not present "
@@ -198,22 +220,4 @@ else:
     @pytest.mark.parametrize("case_server", CASES, ids=[c["id"] for c in CASES],
                              indirect=True)
     def test_w3c_case(case_server: ServerProcess, request: pytest.FixtureRequest) -> None:
-        case = request.node.callspec.params["case_server"]
-        location: str | None = None
-        for step, req in enumerate(case["requests"]):
-            path = _map_path(req["path"], location)
-            headers = dict(req["headers"])
-            if req["method"] in WRITES:
-                headers["Authorization"] = f"Bearer {TOKEN}"
-            body = None
-            if req["body"] is not None:
-                body = req["body"]["chars"].encode(req["body"]["encoding"])
-            resp = case_server.request(path, req["method"], headers=headers, body=body)
-            expect = req["expect"]
-            try:
-                _check(resp, expect, case_server.url + path.split("?", 1)[0])
-            except AssertionError as exc:
-                raise AssertionError(f"step {step}: {req['method']} {path}: {exc}") from exc
-            if expect.get("location_template"):
-                location = resp.header("location")
-                assert location, f"step {step}: no Location header"
+        run_case(case_server, request.node.callspec.params["case_server"])

@@ -33,7 +33,7 @@ from tests.engine_fixtures import (
     start_virtuosos,
 )
 from tests.server_fixtures import TOKEN, ServerProcess, start_server
-from tests.test_w3c_protocol import CASES, WRITES, _check, _load_graph_data, _map_path, _reset
+from tests.test_w3c_protocol import CASES, _load_graph_data, _reset, run_case
 
 SERVER: dict[str, object] = {"update_token": TOKEN, "workers": 1, "threads": 4,
                              "query_timeout_s": 20, "engine_timeout_s": CLIENT_TIMEOUT_S}
@@ -98,27 +98,6 @@ def virtuoso_w3c(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         engine.process.stop()
 
 
-def _run_case(server: ServerProcess, case: dict[str, Any]) -> None:
-    location: str | None = None
-    for step, req in enumerate(case["requests"]):
-        path = _map_path(req["path"], location)
-        headers = dict(req["headers"])
-        if req["method"] in WRITES:
-            headers["Authorization"] = f"Bearer {TOKEN}"
-        body = None
-        if req["body"] is not None:
-            body = req["body"]["chars"].encode(req["body"]["encoding"])
-        resp = server.request(path, req["method"], headers=headers, body=body)
-        expect = req["expect"]
-        try:
-            _check(resp, expect, server.url + path.split("?", 1)[0])
-        except AssertionError as exc:
-            raise AssertionError(f"step {step}: {req['method']} {path}: {exc}") from exc
-        if expect.get("location_template"):
-            location = resp.header("location")
-            assert location, f"step {step}: no Location header"
-
-
 if not CASES:
     def test_w3c_protocol_cases_present() -> None:
         pytest.skip("the W3C protocol cases (shared/w3c-protocol/tests.json) are not present "
@@ -133,4 +112,4 @@ else:
         server, reset = served
         reset(server)
         _load_graph_data(server, case)
-        _run_case(server, case)
+        run_case(server, case)
