@@ -10,13 +10,22 @@ import json
 from pathlib import Path
 
 from benchmarks import load_test
+from server.settings import Settings
 
 TIMEOUT_S = 5.0
 
 
+def documented_rss_bound_mb(settings: Settings, base_mb: int = 1024) -> int:
+    """docs/server.md: workers x executors x KG_QUERY_MEMORY_MB + base (the gunicorn
+    master, the web workers with their caches, a warm spare executor each)."""
+    return settings.workers * settings.query_workers * settings.query_memory_mb + base_mb
+
+
 def test_mixed_load_with_runaways_gets_only_expected_answers(tmp_path: Path) -> None:
+    bound = documented_rss_bound_mb(Settings())  # kg serve's defaults, as the test runs it
     args = load_test.parse_args(["--profiles", "200", "--seconds", "18", "--clients", "8",
                                  "--query-timeout-s", str(TIMEOUT_S), "--runaway-every-s", "8",
+                                 "--rss-bound-mb", str(bound),
                                  "--workdir", str(tmp_path / "work")])
     report = load_test.run(args)
     print(json.dumps({k: report[k] for k in ("requests", "unexpected", "by_kind",
@@ -26,6 +35,8 @@ def test_mixed_load_with_runaways_gets_only_expected_answers(tmp_path: Path) -> 
     assert isinstance(kinds, dict)
     assert {"point", "describe", "page", "dataset", "dump", "timeout"} <= set(kinds), kinds
     assert report["unexpected"] == 0, report["unexpected_examples"]
+    assert report["checks"][f"peak server RSS <= {bound} MB"] is True, report["server_rss_mb"]
     stops = report["runaway_stop_seconds"]
     assert isinstance(stops, list) and len(stops) >= 2
-    assert all(TIMEOUT_S <= s <= TIMEOUT_S + load_test.STOP_MARGIN_S for s in stops), stops
+    # stopped at the deadline, or earlier by the memory bound (a sorting runaway)
+    assert all(s <= TIMEOUT_S + load_test.STOP_MARGIN_S for s in stops), stops
