@@ -238,6 +238,7 @@ class FairShare:
         key = client_key(environ, self.trusted_proxies)
         started = time.monotonic()
         self._admit(key, started)
+        _excused.seconds = 0.0
         try:
             yield
         finally:
@@ -248,7 +249,26 @@ class FairShare:
                     starts.remove(started)
                 if not starts:
                     self._running.pop(key, None)
-            self.table.charge(key, ended - started, ended)
+            waited, _excused.seconds = _excused.seconds, 0.0
+            self.table.charge(key, max(0.0, ended - started - waited), ended)
+
+
+#: per request thread: seconds of the current operation spent waiting for an executor
+_excused = threading.local()
+
+
+def excuse_wait(seconds: float) -> None:
+    """Time the current operation waited for a query executor (in the queue, or while one
+    opened the store): the server's doing, so it is not charged to the client. A client
+    whose queries wait because others keep the executors busy keeps its budget.
+
+    >>> _excused.seconds = 0.0
+    >>> excuse_wait(0.5)
+    >>> excuse_wait(0.25)
+    >>> _excused.seconds
+    0.75
+    """
+    _excused.seconds = getattr(_excused, "seconds", 0.0) + seconds
 
 
 def fair_share(app: Flask | None = None) -> FairShare:

@@ -95,6 +95,7 @@ from kg.store import (
     read_error,
 )
 from server.errors import ApiError
+from server.fair_share import excuse_wait
 from server.query_service import InProcessQueryService, Row
 from server.result_cache import ResultCache
 from server.settings import Settings
@@ -984,9 +985,16 @@ class ProcessPoolQueryService:
         limit = self.timeout if timeout is None else timeout
         arrived = time.monotonic()
         deadline = arrived + limit  # one deadline from arrival: waiting counts too
-        ex = self._acquire(job, arrived, deadline, limit)
         try:
-            deadline = self._ensure_ready(ex, job, arrived, deadline, limit)
+            ex = self._acquire(job, arrived, deadline, limit)
+        finally:  # time in the queue is the server's, not the client's (fair share)
+            excuse_wait(time.monotonic() - arrived)
+        try:
+            opening = time.monotonic()
+            try:
+                deadline = self._ensure_ready(ex, job, arrived, deadline, limit)
+            finally:
+                excuse_wait(time.monotonic() - opening)
             ex.conn.send_bytes(_pack(job))
             message = self._receive(ex, deadline)
         except ApiError:

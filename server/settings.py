@@ -92,10 +92,10 @@ SETTINGS: tuple[Setting, ...] = (
     # fair share of query time between clients (server/fair_share.py)
     Setting("client_query_budget_s", 60.0, float,
             "SPARQL query time one client may use per client_query_window_s, summed over "
-            "its queries and all workers (a stopped query counts its time up to the "
-            "timeout); over it the client gets 429 with Retry-After. One client also runs at "
-            "most query_workers - 1 (at least 1) queries at once per worker. 0 turns fair "
-            "share off."),
+            "its queries and all workers (time waiting for an executor is not counted; a "
+            "stopped query counts its time up to the timeout); over it the client gets 429 "
+            "with Retry-After. One client also runs at most query_workers - 1 (at least 1) "
+            "queries at once per worker. 0 turns fair share off."),
     Setting("client_query_window_s", 60.0, float,
             "Window of client_query_budget_s: a client's spent query time comes back at "
             "budget/window seconds per second."),

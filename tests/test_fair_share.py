@@ -22,7 +22,7 @@ import pytest
 
 from benchmarks import served_store
 from server.errors import ApiError
-from server.fair_share import BudgetTable, FairShare, fair_share
+from server.fair_share import BudgetTable, FairShare, excuse_wait, fair_share
 from server.settings import Settings
 from server.shared_state import remove_stale
 from tests.server_app import make_app
@@ -109,6 +109,21 @@ def test_an_app_refuses_a_client_over_budget_and_serves_the_others(tmp_path: Pat
     assert other.status_code == 200
     exposition = client.get("/metrics").get_data(as_text=True)
     assert 'kg_fair_share_refusals_total{reason="budget"} 1.0' in exposition
+
+
+def test_time_waiting_for_an_executor_is_not_charged(tmp_path: Path) -> None:
+    app = make_app(tmp_path, client_query_budget_s=30.0, client_query_window_s=3600.0)
+    share = fair_share(app)
+    assert share.table is not None
+    env = {"REMOTE_ADDR": "10.1.2.3"}
+    with share.query(env):
+        time.sleep(0.4)
+        excuse_wait(0.35)  # what the executor pool reports for a queued query
+    waited = 30.0 - share.table.balance("10.1.2.3", time.monotonic())
+    with share.query(env):
+        time.sleep(0.4)  # no wait: the whole time is the query's
+    ran = 30.0 - share.table.balance("10.1.2.3", time.monotonic()) - waited
+    assert 0.0 <= waited < 0.2 and ran >= 0.39, (waited, ran)
 
 
 def test_behind_trusted_proxies_the_forwarded_address_is_the_client(tmp_path: Path) -> None:
