@@ -385,8 +385,11 @@ def _client_process(spec: LoadSpec, barrier: Any, results: Any) -> None:
     """Body of a load-generator process: ``spec.threads`` keep-alive clients."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us
     n = len(spec.requests)
-    clients = [KeepAliveClient(HOST, spec.port, spec.timeout, source=f"127.0.0.{n + 2}")
-               for n in range(spec.threads)]
+    # one loopback address per client across all load processes: the server's fair share
+    # limits what one address runs at once, so two clients on one address are one client
+    clients = [KeepAliveClient(HOST, spec.port, spec.timeout,
+                               source=f"127.0.0.{spec.first_client + slot + 2}")
+               for slot in range(spec.threads)]
     outcome: dict[str, Any] = {"error": None}
     go = threading.Event()
     window: dict[str, int] = {}
