@@ -34,7 +34,8 @@ from server.errors import ApiError
 #: request headers a browser may send cross-origin to the read endpoints
 _ALLOWED_REQUEST_HEADERS = "Accept, Accept-Language, Range, If-None-Match, If-Modified-Since"
 #: response headers scripts on other origins may read
-_EXPOSED_HEADERS = "Content-Location, Link, ETag, Content-Length, Content-Range, Last-Modified"
+_EXPOSED_HEADERS = ("Content-Location, Link, ETag, Content-Length, Content-Range, Last-Modified, "
+                    "KG-Release")
 _READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
 

@@ -173,7 +173,7 @@ def _finish(response: Response) -> Response:
             response.headers["Access-Control-Allow-Origin"] = origin
             add_vary(response, "Origin")
         response.headers["Access-Control-Expose-Headers"] = (
-            "KG-Result-Capped, KG-Result-Count, KG-Result-Cache, ETag")
+            "KG-Result-Capped, KG-Result-Count, KG-Result-Cache, KG-Release, ETag")
     return gzip_response(response)
 
 

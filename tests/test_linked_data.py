@@ -250,6 +250,7 @@ def test_cors_on_entities_and_preflight(client: FlaskClient) -> None:
     r = client.get(f"/id/{YUZHEN}", headers={"Origin": "https://ex.org"})
     assert r.headers["Access-Control-Allow-Origin"] == "*"
     assert "Content-Location" in r.headers["Access-Control-Expose-Headers"]
+    assert "KG-Release" in r.headers["Access-Control-Expose-Headers"]
     pre = client.options(f"/id/{YUZHEN}", headers={
         "Origin": "https://ex.org", "Access-Control-Request-Method": "GET",
         "Access-Control-Request-Headers": "Accept"})

@@ -512,6 +512,8 @@ def test_cors(make_app: Any) -> None:  # noqa: F811
     resp = get(app, ASK, {"Origin": "https://example.org"})
     assert resp.headers["Access-Control-Allow-Origin"] == "*"
     assert "KG-Result-Capped" in resp.headers["Access-Control-Expose-Headers"]
+    # scripts on other origins may read which release answered (replicas)
+    assert "KG-Release" in resp.headers["Access-Control-Expose-Headers"]
     pre = app.test_client().options("/sparql", headers={
         "Origin": "https://example.org", "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "content-type, authorization"})
