@@ -6,7 +6,6 @@ outbound connection."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from tests.server_fixtures import (
     SAMPLE_TURTLE,
     TOKEN,
     HttpResponse,
+    Listener,
     ServerProcess,
     build_disk_store,
     start_server,
@@ -132,37 +132,8 @@ def test_runaway_query_is_stopped_while_others_are_served(server: ServerProcess)
 
 # federated queries ------------------------------------------------------------------------------
 
-class _Listener:
-    """A loopback socket that records whether anything connected to it."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.close()  # no answer: a SERVICE call fails at once
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.sock.close()
-
-
 def test_service_is_refused_without_connecting(server: ServerProcess) -> None:
-    listener = _Listener()
+    listener = Listener()
     try:
         endpoint = f"http://127.0.0.1:{listener.port}/sparql"
         # the listener works: the engine itself would connect to it
