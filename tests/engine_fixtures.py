@@ -8,9 +8,7 @@ is stopped by the fixture that started it.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.server_fixtures import free_port
+from tests.server_fixtures import free_port, stop_process
 
 OXIGRAPH = Path(sys.executable).with_name("oxigraph")
 VIRTUOSO = shutil.which("virtuoso-t")
@@ -61,14 +59,7 @@ class EngineProcess:
         raise RuntimeError(f"{self.name} not ready within {timeout} s:\n{self.log()}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        stop_process(self.proc, grace_s=30, group=True)
 
 
 def _spawn(name: str, cmd: list[str], log_path: Path, ready_url: str,

@@ -18,9 +18,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -40,6 +38,7 @@ from tests.server_fixtures import (
     free_port,
     http_request,
     start_server,
+    stop_process,
 )
 
 LINKING = Path(__file__).parent / "data" / "linking"
@@ -119,14 +118,7 @@ class ExternalEndpoint:
         raise RuntimeError(f"oxigraph not ready within {timeout} s:\n{self.log()}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        stop_process(self.proc, grace_s=10, group=True)
 
 
 def start_external(store: Path, log_dir: Path, lifetime_s: int = 600) -> ExternalEndpoint:
