@@ -368,7 +368,7 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     fronts: dict[str, Any] = {}
     for mode in MODES:
         points = [r[mode]["point"] for r in rounds]
-        entry = {k: median(p[k] for p in points if p[k] is not None)
+        entry: dict[str, Any] = {k: median(p[k] for p in points if p[k] is not None)
                  if any(p[k] is not None for p in points) else None for k in keys}
         entry["errors"] = sum(p["errors"] for p in points)
         entry["error_kinds"] = [p["error_kinds"] for p in points]
