@@ -79,8 +79,29 @@ def create_app(
         app.register_blueprint(importlib.import_module(name).bp)
     install_limits(app, settings)
     if settings.trusted_proxies > 0:
-        # the outermost layer: limits and every URL see the public scheme, host and prefix
+        # outside the limits: they and every URL see the public scheme, host and prefix
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+    _install_response_cache(app, service)
     return app
+
+
+def _install_response_cache(app: Flask, service: Any) -> None:
+    """Answer repeated GET queries before the app runs (:mod:`server.response_cache`),
+    when the query service keeps answers (a result cache of KG_RESULT_CACHE_MB > 0).
+    Outside the proxy layer too: its key holds the forwarded headers themselves."""
+    cache = getattr(service, "cache", None)
+    if cache is None or not cache.enabled:
+        return
+    from server.response_cache import EXTENSION, ResponseCache
+
+    metrics = app.extensions["kg_metrics"]
+
+    def hit() -> None:
+        metrics.count_request("sparql.endpoint", 200)
+        metrics.cache_hits.inc()
+
+    layer = ResponseCache(app.wsgi_app, service, hit)
+    app.wsgi_app = layer  # type: ignore[method-assign]
+    app.extensions[EXTENSION] = layer

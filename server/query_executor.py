@@ -539,7 +539,9 @@ class InProcessRunner:
         self.store = store
         self._updates = 0
 
-    def start_job(self, job: Job, *, timeout: float | None = None) -> JobStream:
+    def start_job(self, job: Job, *, timeout: float | None = None,
+                  keep: bool = True) -> JobStream:
+        """Run a job now (``timeout`` and ``keep`` do not apply: nothing is kept)."""
         messages = execute(self.store, job)
         kind, payload = next(messages)
         if kind == "error":
@@ -960,11 +962,15 @@ class ProcessPoolQueryService:
                         self.restarts += 1
 
     # jobs ------------------------------------------------------------------
-    def start_job(self, job: Job, *, timeout: float | None = None) -> JobStream:
+    def start_job(self, job: Job, *, timeout: float | None = None,
+                  keep: bool = True) -> JobStream:
         """Run a job; returns once the executor has finished evaluating it.
 
         A read job answered before on the same data is answered from :attr:`cache`
         (its head then says ``"cache": "hit"``; a kept new answer says ``"miss"``).
+        With ``keep=False`` a new answer that could be kept is not, but its head still
+        says ``"miss"``: the caller keeps the whole response instead
+        (:mod:`server.response_cache`), and one copy is enough.
         """
         key = self.cache.key(job, self.generation()) if self.cache.enabled else None
         if key is not None:
@@ -976,8 +982,9 @@ class ProcessPoolQueryService:
                 return JobStream.whole(head, body)
             self._event("cache_miss")
         stream = self._run_job(job, timeout)
-        if key is not None and stream.body is not None and self.cache.put(
-                key, stream.head, stream.body):
+        if key is not None and stream.body is not None and (
+                self.cache.fits(key, stream.body) if not keep
+                else self.cache.put(key, stream.head, stream.body)):
             stream.head["cache"] = "miss"
         return stream
 

@@ -133,13 +133,16 @@ class ResultCache:
         head, body, _ = entry
         return _fresh(head), body
 
+    def fits(self, key: Key | None, body: bytes) -> bool:
+        """Whether :meth:`put` would keep this answer."""
+        return (key is not None and len(body) <= MAX_ENTRY_BYTES
+                and len(body) + len(key[1]) + _OVERHEAD <= self.max_bytes)
+
     def put(self, key: Key | None, head: dict[str, Any], body: bytes) -> bool:
         """Keep an answer; False when it is not kept (no key, too big, cache off)."""
-        if key is None or len(body) > MAX_ENTRY_BYTES:
+        if key is None or not self.fits(key, body):
             return False
         cost = len(body) + len(key[1]) + _OVERHEAD
-        if cost > self.max_bytes:
-            return False
         with self._lock:
             if key[0] != self._generation:
                 self._entries.clear()

@@ -34,6 +34,8 @@ from server.negotiation import Choice, add_vary, negotiate, prefers_html
 from server.ops import metrics
 from server.query_executor import job_runner, jsonld_context, run_job
 from server.request_parsing import check_charset, check_iri, decode_utf8, parse_params
+from server.response_cache import CACHE_HEADER, CACHEABLE
+from server.response_cache import EXTENSION as RESPONSE_CACHE
 from server.service_description import description_ntriples
 from server.settings import Settings
 from server.sparql_text import (
@@ -217,10 +219,12 @@ def answer_query(text: str, params: MultiDict[str, str]) -> Response:
     choices, refusals = _choices(form, fmt_param)
     runner = job_runner()
     etag = None
+    generation = None
     if request.method in ("GET", "HEAD"):
+        generation = runner.generation()
         etag = _etag(text, default_graphs, named_graphs, settings.result_cap,
                      {k: c.media_type if c else None for k, c in choices.items()},
-                     runner.generation())
+                     generation)
         if request.if_none_match.contains_weak(etag):
             response = Response(status=304)
             response.set_etag(etag, weak=True)
@@ -233,8 +237,10 @@ def answer_query(text: str, params: MultiDict[str, str]) -> Response:
                               "graph": refusals.get("rdf")},
            "cap": settings.result_cap, "ontology_dir": settings.ontology_dir}
     started = time.monotonic()
+    # a GET answer is kept whole by the response cache (server.response_cache), if any
+    whole_response = request.method == "GET" and RESPONSE_CACHE in current_app.extensions
     with fair_share().query(request.environ):
-        stream = runner.start_job(job)
+        stream = runner.start_job(job, keep=not whole_response)
     try:
         head = stream.head
         metrics().query_seconds.labels(operation="query").observe(time.monotonic() - started)
@@ -247,7 +253,9 @@ def answer_query(text: str, params: MultiDict[str, str]) -> Response:
             headers["KG-Result-Capped"] = str(settings.result_cap)
             metrics().capped.inc()
         if "cache" in head:
-            headers["KG-Result-Cache"] = head["cache"]
+            headers[CACHE_HEADER] = head["cache"]
+            if whole_response and head["cache"] == "miss":
+                request.environ[CACHEABLE] = generation
         # the stream is the body (spooled); the server closes it, even if never read
         response = Response(stream, status=200, content_type=choice.content_type,
                             headers=headers)

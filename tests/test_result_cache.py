@@ -224,3 +224,125 @@ def test_the_cache_can_be_turned_off(store_dir: Path) -> None:
         assert service.cache.hits == 0 and len(service.cache) == 0
     finally:
         service.close()
+
+
+# ---------------------------------------------------------------------------- whole answers
+
+
+def _requests_counted(client: object, endpoint: str = "sparql.endpoint") -> float:
+    text = client.get("/metrics").data.decode()  # type: ignore[attr-defined]
+    for line in text.splitlines():
+        if line.startswith("kg_http_requests_total{") and f'endpoint="{endpoint}"' in line \
+                and 'status="200"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_a_repeated_get_is_answered_whole_before_the_app_runs(store_dir: Path) -> None:
+    app = create_app(Settings(store=str(store_dir), query_workers=1))
+    service = app.extensions["kg_query_service"]
+    try:
+        client = app.test_client()
+        query = {"query": "SELECT ?o { <http://example.org/3> ?p ?o }"}
+        first = client.get("/sparql", query_string=query)
+        assert first.headers["KG-Result-Cache"] == "miss"
+        assert len(service.cache) == 1  # one copy: the whole answer, not the job's too
+        for executor in service._idle:  # no executor could answer now
+            executor.kill()
+        jobs: list[object] = []
+        run_job = service.start_job
+
+        def counted(job: dict[str, object], **kw: object) -> object:
+            jobs.append(job)
+            return run_job(job, **kw)
+
+        service.start_job = counted
+        second = client.get("/sparql", query_string=query)
+        assert second.status_code == 200 and second.data == first.data
+        assert second.headers["KG-Result-Cache"] == "hit"
+        assert jobs == []  # the route never ran
+        same = ("Content-Type", "ETag", "KG-Result-Count", "Vary",
+                "Access-Control-Allow-Origin")
+        assert [second.headers.get(h) for h in same] == [first.headers.get(h) for h in same]
+        assert first.headers.get("ETag")
+        assert _requests_counted(client) == 2.0
+        assert "kg_result_cache_hits_total 1.0" in client.get("/metrics").data.decode()
+    finally:
+        service.close()
+
+
+def test_each_variant_of_a_request_is_its_own_answer(store_dir: Path) -> None:
+    import gzip
+
+    app = create_app(Settings(store=str(store_dir), query_workers=1))
+    service = app.extensions["kg_query_service"]
+    try:
+        client = app.test_client()
+        query = {"query": "SELECT ?s ?o { ?s ?p ?o } ORDER BY ?o"}
+        variants = [{"Accept-Encoding": "gzip"}, {"Accept-Encoding": "identity"},
+                    {"Accept": "text/csv"}, {"Accept": "application/sparql-results+xml"}]
+        answers = [[client.get("/sparql", query_string=query, headers=h) for _ in range(2)]
+                   for h in variants]
+        for (first, second) in answers:
+            assert (first.headers["KG-Result-Cache"], second.headers["KG-Result-Cache"]) \
+                == ("miss", "hit")
+            assert first.data == second.data
+            assert first.headers["Content-Type"] == second.headers["Content-Type"]
+        zipped, plain, csv, xml = (pair[1] for pair in answers)
+        assert zipped.headers["Content-Encoding"] == "gzip"
+        assert gzip.decompress(zipped.data) == plain.data and "Content-Encoding" not in plain.headers
+        assert csv.data.startswith(b"s,o\r\n") and xml.data.startswith(b"<?xml")
+        # another host makes another endpoint IRI (the base IRI of relative IRIs)
+        base = {"query": "SELECT (<x> AS ?x) {}"}
+        here = client.get("/sparql", query_string=base, headers={"Host": "a.example"})
+        there = client.get("/sparql", query_string=base, headers={"Host": "b.example"})
+        assert b"a.example" in here.data and b"b.example" in there.data
+    finally:
+        service.close()
+
+
+def test_what_the_whole_answer_cache_leaves_to_the_app(store_dir: Path) -> None:
+    app = create_app(Settings(store=str(store_dir), query_workers=1))
+    service = app.extensions["kg_query_service"]
+    try:
+        client = app.test_client()
+        query = {"query": "ASK { ?s ?p 5 }"}
+        etag = client.get("/sparql", query_string=query).headers["ETag"]
+        conditional = client.get("/sparql", query_string=query, headers={"If-None-Match": etag})
+        assert conditional.status_code == 304
+        for _ in range(2):  # errors are never kept
+            bad = client.get("/sparql", query_string={"query": "SELECT { oops"})
+            assert bad.status_code == 400 and "KG-Result-Cache" not in bad.headers
+        for _ in range(2):  # unrepeatable queries are never kept
+            clock = client.get("/sparql", query_string={"query": "SELECT (NOW() AS ?t) {}"})
+            assert clock.status_code == 200 and "KG-Result-Cache" not in clock.headers
+        # POST answers are kept by the query cache alone, as before
+        posted = [client.post("/sparql", data={"query": "ASK { ?s ?p 6 }"}) for _ in range(2)]
+        assert [p.headers["KG-Result-Cache"] for p in posted] == ["miss", "hit"]
+        head = client.head("/sparql", query_string=query)
+        assert head.status_code == 200 and head.data == b""
+    finally:
+        service.close()
+
+
+def test_a_new_release_is_not_answered_from_whole_answers(tmp_path: Path, store_dir: Path,
+                                                          ) -> None:
+    other = build_disk_store(tmp_path / "other", _turtle(3))
+    link = tmp_path / "current"
+    link.symlink_to(store_dir)
+    app = create_app(Settings(store=str(link), query_workers=1))
+    service = app.extensions["kg_query_service"]
+    count = {"query": "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"}
+    try:
+        client = app.test_client()
+        answers = [client.get("/sparql", query_string=count) for _ in range(2)]
+        assert [a.headers["KG-Result-Cache"] for a in answers] == ["miss", "hit"]
+        assert answers[1].json["results"]["bindings"][0]["n"]["value"] == "50"
+        tmp = tmp_path / "next"
+        tmp.symlink_to(other)
+        os.replace(tmp, link)
+        after = client.get("/sparql", query_string=count)
+        assert after.headers["KG-Result-Cache"] == "miss"
+        assert after.json["results"]["bindings"][0]["n"]["value"] == "3"
+    finally:
+        service.close()

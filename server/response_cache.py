@@ -1,0 +1,131 @@
+"""Whole answers of repeated ``GET /sparql`` queries, answered before the app runs.
+
+The result cache (:mod:`server.result_cache`) saves the evaluation of a repeated query,
+but a hit still went through the whole request path: routing, parameter parsing,
+content negotiation, the fair share, the executor pool's bookkeeping, gzip and the
+response hooks, several times the cost of the lookup. This WSGI layer, outside the app,
+keeps the finished answer of a ``GET`` query (status, headers and body, compressed or
+not) and gives it back for the same request on the same data without calling the app.
+
+What makes two requests the same: the path and query string (the query, its dataset
+and ``format``) and every request header an answer may depend on
+(:data:`VARIANT_HEADERS`: content negotiation, compression, CORS, the host and the
+forwarded headers that make the endpoint IRI). Conditional and range requests always go
+to the app (it answers 304 from the ETag without running the query).
+
+What is kept is decided by the app, never here: only an answer that the query route
+marked as kept (a read query that passes :func:`server.result_cache.repeatable`, answered
+200 in one piece; its ``KG-Result-Cache`` header says ``miss``) is stored, under the
+generation of the data it was computed on, in the same bounded
+:class:`~server.result_cache.ResultCache` as the query answers (``KG_RESULT_CACHE_MB``;
+a new generation drops every entry). A hit is counted in ``/metrics`` as a request and a
+cache hit, and it costs no query time, so the fair share does not charge it.
+
+>>> from server.result_cache import ResultCache
+>>> class Service:
+...     cache = ResultCache(10_000)
+...     def generation(self): return "g1"
+>>> calls = []
+>>> def app(environ, start_response):
+...     calls.append(environ["QUERY_STRING"])
+...     environ[CACHEABLE] = "g1"
+...     start_response("200 OK", [("Content-Type", "text/plain"), (CACHE_HEADER, "miss")])
+...     return [b"answer"]
+>>> layer = ResponseCache(app, Service())
+>>> def get(query, **headers):
+...     seen = []
+...     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/sparql", "QUERY_STRING": query,
+...                **headers}
+...     body = b"".join(layer(environ, lambda status, hdrs, exc=None: seen.append(hdrs)))
+...     return body, dict(seen[0])[CACHE_HEADER]
+>>> get("query=A"), get("query=A"), get("query=A", HTTP_ACCEPT="text/csv"), calls
+((b'answer', 'miss'), (b'answer', 'hit'), (b'answer', 'miss'), ['query=A', 'query=A'])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+#: the app extension under which the layer is installed (the query route looks for it)
+EXTENSION = "kg_response_cache"
+#: the environ key the query route sets to the generation its kept answer was computed on
+CACHEABLE = "kg.keep_answer"
+#: the header that says whether an answer came from a cache
+CACHE_HEADER = "KG-Result-Cache"
+#: request headers (WSGI names) that an answer may vary with, besides the URL
+VARIANT_HEADERS = (
+    "HTTP_ACCEPT", "HTTP_ACCEPT_ENCODING", "HTTP_ORIGIN", "HTTP_HOST", "SERVER_NAME",
+    "SERVER_PORT", "SCRIPT_NAME", "wsgi.url_scheme", "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PORT", "HTTP_X_FORWARDED_PREFIX",
+)
+#: a request with one of these goes to the app (conditional or partial answers)
+_PASS_HEADERS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MATCH", "HTTP_IF_MODIFIED_SINCE",
+                 "HTTP_IF_UNMODIFIED_SINCE", "HTTP_IF_RANGE", "HTTP_RANGE")
+_PATHS = frozenset({"/sparql", "/sparql/"})
+_OK = "200 OK"
+
+
+def _variant(environ: WSGIEnvironment) -> str:
+    return "\x00".join([environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""),
+                        *(str(environ.get(name, "")) for name in VARIANT_HEADERS)])
+
+
+class ResponseCache:
+    """WSGI middleware around the app: answers a repeated ``GET /sparql`` from memory.
+
+    ``service`` is the app's query service: its ``cache`` (a ResultCache) holds the
+    answers and its ``generation()`` names the data served now. ``on_hit`` is called for
+    every answer given from the cache (metrics).
+    """
+
+    def __init__(self, app: WSGIApplication, service: Any,
+                 on_hit: Callable[[], None] | None = None) -> None:
+        self.app = app
+        self.service = service
+        self.cache = service.cache
+        self.on_hit = on_hit
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse,
+                 ) -> Iterable[bytes]:
+        if (environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO") not in _PATHS
+                or not self.cache.enabled
+                or any(name in environ for name in _PASS_HEADERS)):
+            return self.app(environ, start_response)
+        variant = _variant(environ)
+        hit = self.cache.get((self.service.generation(), variant))
+        if hit is not None:
+            head, body = hit
+            if self.on_hit is not None:
+                self.on_hit()
+            start_response(_OK, list(head["headers"]))
+            return [body]
+        return self._answer(environ, start_response, variant)
+
+    def _answer(self, environ: WSGIEnvironment, start_response: StartResponse,
+                variant: str) -> Iterable[bytes]:
+        """The app's answer, kept when the route marked it so."""
+        seen: list[Any] = []
+
+        def remember(status: str, headers: list[tuple[str, str]], exc_info: Any = None,
+                     ) -> Callable[[bytes], object]:
+            seen[:] = [status, headers]
+            return start_response(status, headers, exc_info)
+
+        result = self.app(environ, remember)
+        generation = environ.get(CACHEABLE)
+        if generation is None or not seen or seen[0] != _OK:
+            return result
+        try:
+            body = b"".join(result)  # small: the route keeps only answers whole in memory
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        headers = [(name, "hit" if name == CACHE_HEADER else value)
+                   for name, value in seen[1]]
+        self.cache.put((generation, variant), {"headers": headers}, body)
+        return [body]
