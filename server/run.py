@@ -82,6 +82,9 @@ def _stop_executors(server: Any, worker: Any) -> None:
 
 
 def _mark_dead(server: Any, worker: Any) -> None:
+    from server.worker import forget_worker
+
+    forget_worker(worker.age)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 

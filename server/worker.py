@@ -11,14 +11,28 @@ the GIL) costs more CPU than answering a cached point query.
 :data:`LINGER_S` for the next one on the same connection and answer it itself; a
 connection that stays quiet longer goes back to the poller as before. The wait holds a
 thread but no CPU, and never longer than :data:`LINGER_S` per request.
+
+It also shares the connections out evenly between the workers. gunicorn's workers all
+accept on one listening socket, and whichever wakes first takes the connection: a burst
+of keep-alive clients (a script's connection pool, a load balancer's upstream
+connections) often lands mostly on one worker, which then answers on one core while the
+other idles, for as long as the connections live. Each worker publishes its number of
+open connections in a small table shared by the workers (:class:`ConnectionTable`,
+memory mapped by the gunicorn master before it forks them) and accepts only while it
+holds at most one connection more than the least loaded of its peers.
 """
 
 from __future__ import annotations
 
+import mmap
 import select
+import struct
 from typing import Any
 
 from gunicorn.workers.gthread import ThreadWorker
+
+#: workers the connection table has room for (a worker's slot: its gunicorn age modulo)
+SLOTS = 64
 
 #: how long a thread waits for the next request on the connection it just served
 LINGER_S = 0.002
@@ -42,9 +56,71 @@ def next_request_waiting(sock: Any, timeout: float = LINGER_S) -> bool:
     return bool(poller.poll(timeout * 1000))
 
 
+class ConnectionTable:
+    """Open connections per worker, in anonymous shared memory (inherited on fork).
+
+    A slot holds a worker's count plus one; 0 is a free slot.
+
+    >>> table = ConnectionTable()
+    >>> table.set(1, 3); table.set(2, 1)
+    >>> table.may_accept(1), table.may_accept(2)
+    (False, True)
+    >>> table.set(2, 2); table.may_accept(1)
+    True
+    >>> table.free(2); table.may_accept(1)   # no peer left: nothing to balance against
+    True
+    """
+
+    _FORMAT = f"{SLOTS}I"
+
+    def __init__(self) -> None:
+        self._memory = mmap.mmap(-1, struct.calcsize(self._FORMAT))
+
+    def set(self, slot: int, connections: int) -> None:
+        struct.pack_into("I", self._memory, 4 * (slot % SLOTS), connections + 1)
+
+    def free(self, slot: int) -> None:
+        struct.pack_into("I", self._memory, 4 * (slot % SLOTS), 0)
+
+    def may_accept(self, slot: int) -> bool:
+        """Whether the worker in ``slot`` holds at most one connection more than its
+        least loaded peer (always, without peers)."""
+        counts = struct.unpack_from(self._FORMAT, self._memory)
+        mine = counts[slot % SLOTS]
+        peers = [c for i, c in enumerate(counts) if c and i != slot % SLOTS]
+        return not peers or mine <= min(peers) + 1
+
+
+#: made when gunicorn's master imports the worker class, before it forks the workers
+CONNECTIONS = ConnectionTable()
+
+
+def forget_worker(age: int) -> None:
+    """Free the slot of a worker that exited (called by the master)."""
+    CONNECTIONS.free(age)
+
+
 class LingeringThreadWorker(ThreadWorker):  # type: ignore[misc]
     """gthread, answering a keep-alive connection's next request on the same thread
-    when it arrives within :data:`LINGER_S`."""
+    when it arrives within :data:`LINGER_S`, and accepting connections only while it
+    holds no more than its share (:class:`ConnectionTable`)."""
+
+    @property
+    def nr_conns(self) -> int:
+        return self.__dict__.get("_nr_conns", 0)
+
+    @nr_conns.setter
+    def nr_conns(self, value: int) -> None:
+        self.__dict__["_nr_conns"] = value
+        CONNECTIONS.set(self.age, value)
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        super().set_accept_enabled(enabled and CONNECTIONS.may_accept(self.age))
+
+    def accept(self, listener: Any) -> None:
+        super().accept(listener)
+        if not CONNECTIONS.may_accept(self.age):
+            super().set_accept_enabled(False)  # the run loop asks again on its next turn
 
     def handle(self, conn: Any) -> Any:
         keepalive = super().handle(conn)

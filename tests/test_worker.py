@@ -8,6 +8,7 @@ import http.client
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -77,3 +78,36 @@ def test_more_busy_connections_than_threads_are_all_served(server: ServerProcess
         thread.join(timeout=60)
     assert not failures, failures
     assert done == [15] * 6
+
+
+def _connections_per_worker(server: ServerProcess) -> list[int]:
+    """Established connections on the server's port, per gunicorn worker process."""
+    import psutil
+
+    counts = []
+    for child in psutil.Process(server.proc.pid).children(recursive=True):
+        if "multiprocessing" in " ".join(child.cmdline()):
+            continue  # a query executor or resource tracker, not a worker
+        counts.append(sum(1 for c in child.net_connections(kind="tcp")
+                          if c.status == psutil.CONN_ESTABLISHED and c.laddr
+                          and c.laddr.port == server.port))
+    return counts
+
+
+def test_keep_alive_connections_are_shared_out_between_the_workers(tmp_path: Path) -> None:
+    """Eight keep-alive clients connecting one after the other: without the shared
+    connection table most of them land on whichever worker wakes first (7 and 1 was
+    usual) and one core answers them all for as long as they stay open."""
+    store = build_disk_store(tmp_path / "store", "<http://example.org/a> <http://example.org/p> 1 .\n")
+    with running_server(store, tmp_path, workers=2, threads=4, query_workers=1) as server:
+        conns = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=20)
+                 for _ in range(8)]
+        try:
+            for conn in conns:
+                _ask(conn, 1)
+            counts = _connections_per_worker(server)
+            assert len(counts) == 2 and sum(counts) == 8, counts
+            assert max(counts) - min(counts) <= 2, counts
+        finally:
+            for conn in conns:
+                conn.close()
