@@ -101,11 +101,33 @@ def _label(doc: SourceDocument) -> str:
     return f"{doc.path}:{doc.line}" if doc.line is not None else doc.path
 
 
+#: where an open file can be opened again by path (Linux)
+_OWN_FDS = "/proc/self/fd"
+
+
 class _BatchFile:
-    """N-Quads of whole documents gathered on disk (memory stays flat however big a batch)."""
+    """N-Quads of whole documents gathered on disk (memory stays flat however big a batch).
+
+    Where the system allows it the file has no name (``tempfile.TemporaryFile``) and the
+    store's loader reads it through ``/proc/self/fd``: an ingest that is killed leaves
+    no batch behind in the temporary folder (a batch can be a gigabyte).
+
+    >>> batch = _BatchFile()
+    >>> batch.add(b"<http://a> <http://b> <http://c> .\\n", 1)
+    >>> batch.file.flush()
+    >>> with open(batch.path, "rb") as again:
+    ...     again.read(10), batch.quads
+    (b'<http://a>', 1)
+    >>> batch.close()
+    """
 
     def __init__(self) -> None:
-        self.file = tempfile.NamedTemporaryFile(prefix="kg-batch-", suffix=".nq")  # noqa: SIM115
+        if os.path.isdir(_OWN_FDS):
+            self.file = tempfile.TemporaryFile(prefix="kg-batch-", suffix=".nq")  # noqa: SIM115
+            self.path = f"{_OWN_FDS}/{self.file.fileno()}"
+        else:
+            self.file = tempfile.NamedTemporaryFile(prefix="kg-batch-", suffix=".nq")  # noqa: SIM115
+            self.path = self.file.name
         self.quads = 0
 
     def add(self, nquads: bytes, quads: int) -> None:
@@ -276,7 +298,7 @@ class Ingestor:
             self._wait_oldest()
         batch, self._batch = self._batch, _BatchFile()
         batch.file.flush()
-        self._pending.append((self._loader.submit(self.store.load_nquads_file, batch.file.name),
+        self._pending.append((self._loader.submit(self.store.load_nquads_file, batch.path),
                               batch))
 
     def _wait_oldest(self) -> None:

@@ -35,6 +35,9 @@ PROFILES = 40
 def test_killed_ingests_keep_whole_documents_and_converge(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", ci.EPOCH)
+    scratch = tmp_path / "tmp"  # the killed ingests' temporary folder
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
     corpus = ci.make_corpus(tmp_path / "corpus", PROFILES, seed=4, share=0.15)
     reference_store = tmp_path / "reference"
     for phase, (_, as_of) in enumerate(ci.PHASES):
@@ -58,6 +61,8 @@ def test_killed_ingests_keep_whole_documents_and_converge(
         assert not check.problems, check
         checks.append(check)
     assert checks[0].killed and 0 < checks[0].documents < PROFILES, checks[0]
+    # a killed ingest leaves no batch of N-Quads behind (each can be a gigabyte)
+    assert sorted(p.name for p in scratch.iterdir() if p.name.startswith("kg-batch")) == []
     for phase, _ in enumerate(ci.PHASES):  # finish, then compare the dumps
         ci.run_to_end(argv[phase])
     ci.export(reference_store, tmp_path / "exports-reference")
