@@ -60,6 +60,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("query_memory_mb", 4096, int,
             "Most private memory (RSS less file pages) one query executor may use; a query "
             "that passes it is stopped and answered with 503. 0 means no bound."),
+    Setting("query_allocator", "auto", str,
+            "Memory allocator the query executors of kg serve preload: auto (jemalloc when "
+            "the system has it, else the C library's malloc), system (the C library's), or "
+            "the path of a malloc library. With jemalloc a point query costs about a fifth "
+            "less CPU."),
     Setting("result_cap", 100000, int,
             "Most rows (SELECT) or triples (CONSTRUCT/DESCRIBE) one response holds; a capped "
             "response says so in the KG-Result-Capped header. 0 means no cap."),
@@ -165,6 +170,7 @@ class Settings:
     query_timeout_s: float = 30.0
     query_queue: int = 8
     query_memory_mb: int = 4096
+    query_allocator: str = "auto"
     result_cap: int = 100000
     result_cache_mb: int = 64
     page_cache_mb: int = 32

@@ -287,3 +287,42 @@ def test_answers_too_big_or_over_the_cap_are_written_row_by_row() -> None:
     whole = b"".join(m[1] for m in execute(store, query_job("SELECT ?s ?o { ?s ?p ?o }"))
                      if m[0] == "data")
     assert len(json.loads(whole)["results"]["bindings"]) == 3000
+
+
+def _executor_libraries(server_pid: int) -> list[str]:
+    """The shared libraries mapped by each query executor of a server's process tree."""
+    import psutil
+
+    maps = []
+    for child in psutil.Process(server_pid).children(recursive=True):
+        if "multiprocessing" in " ".join(child.cmdline()) and "spawn_main" in " ".join(
+                child.cmdline()):
+            with open(f"/proc/{child.pid}/maps") as f:
+                maps.append(f.read())
+    return maps
+
+
+@pytest.mark.parametrize("choice", ["auto", "system"])
+def test_executors_run_on_the_chosen_allocator(tmp_path: Path, choice: str) -> None:
+    """auto: jemalloc wherever the system has it (CI installs libjemalloc2), else the C
+    library's malloc; system: never jemalloc. The web workers are never affected."""
+    import ctypes.util
+
+    from tests.server_fixtures import running_server
+
+    store = build_disk_store(tmp_path / "store", "<http://example.org/a> <http://example.org/p> 1 .\n")
+    with running_server(store, tmp_path, workers=1, query_workers=1,
+                        query_allocator=choice) as server:
+        maps = _executor_libraries(server.proc.pid)
+        assert maps, "no executor found"
+        expected = choice == "auto" and ctypes.util.find_library("jemalloc") is not None
+        assert all(("libjemalloc" in m) == expected for m in maps)
+        with open(f"/proc/{server.proc.pid}/maps") as f:
+            assert "libjemalloc" not in f.read()  # the gunicorn master is not affected
+
+
+def test_an_allocator_that_is_not_there_is_refused_by_name() -> None:
+    from server.run import executor_allocator
+
+    with pytest.raises(ValueError, match="KG_QUERY_ALLOCATOR"):
+        executor_allocator(str(Path("/nonexistent/libjemalloc.so")))
