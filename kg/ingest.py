@@ -122,6 +122,7 @@ class _BatchFile:
     """
 
     def __init__(self) -> None:
+        self.file: IO[bytes]
         if os.path.isdir(_OWN_FDS):
             self.file = tempfile.TemporaryFile(prefix="kg-batch-", suffix=".nq")  # noqa: SIM115
             self.path = f"{_OWN_FDS}/{self.file.fileno()}"
