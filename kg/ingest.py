@@ -122,21 +122,31 @@ class _BatchFile:
     """
 
     def __init__(self) -> None:
-        self.file: IO[bytes]
-        if os.path.isdir(_OWN_FDS):
-            self.file = tempfile.TemporaryFile(prefix="kg-batch-", suffix=".nq")  # noqa: SIM115
-            self.path = f"{_OWN_FDS}/{self.file.fileno()}"
-        else:
-            self.file = tempfile.NamedTemporaryFile(prefix="kg-batch-", suffix=".nq")  # noqa: SIM115
-            self.path = self.file.name
+        #: opened by the first :meth:`add`: an ingest that stops before (a refused store)
+        #: leaves no file open
+        self._file: IO[bytes] | None = None
+        self.path = ""
         self.quads = 0
+
+    @property
+    def file(self) -> IO[bytes]:
+        if self._file is None:
+            if os.path.isdir(_OWN_FDS):
+                self._file = tempfile.TemporaryFile(prefix="kg-batch-", suffix=".nq")  # noqa: SIM115
+                self.path = f"{_OWN_FDS}/{self._file.fileno()}"
+            else:
+                self._file = tempfile.NamedTemporaryFile(  # noqa: SIM115
+                    prefix="kg-batch-", suffix=".nq")
+                self.path = self._file.name
+        return self._file
 
     def add(self, nquads: bytes, quads: int) -> None:
         self.file.write(nquads)
         self.quads += quads
 
     def close(self) -> None:
-        self.file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 class Ingestor:
