@@ -1,7 +1,7 @@
 """Reconciliation scoring: how well names and titles match a query, and when a match is certain.
 
 Pure functions and a small in-memory name index; the web service
-(``server/reconcile.py``) feeds them rows it read with SPARQL.
+(``server/pages/reconcile.py``) feeds them rows it read with SPARQL.
 
 Names are compared with the identity keys of :mod:`kg.names` (a person's key folds
 case, accents, punctuation and "Last, First" order; a title's key folds case and

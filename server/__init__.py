@@ -15,21 +15,21 @@ from werkzeug.sansio.utils import get_current_url
 from werkzeug.utils import cached_property
 
 from kg.store import KnowledgeStore
-from server.errors import register_error_handlers
-from server.limits import install_limits
-from server.query_service import InProcessQueryService, QueryService
 from server.settings import Settings
+from server.sparql.service import InProcessQueryService, QueryService
+from server.web.errors import register_error_handlers
+from server.web.limits import install_limits
 
 #: one blueprint (``bp``) per route family
 BLUEPRINT_MODULES = (
     "server.ops",
-    "server.sparql",
-    "server.graph_store",
-    "server.dumps",
-    "server.query_page",
-    "server.pages",
-    "server.reconcile",
-    "server.linked_data",  # last: it answers for every path under the base IRI
+    "server.sparql.protocol",
+    "server.sparql.graph_store",
+    "server.pages.dumps",
+    "server.pages.query_page",
+    "server.pages.html",
+    "server.pages.reconcile",
+    "server.pages.linked_data",  # last: it answers for every path under the base IRI
 )
 
 
@@ -70,7 +70,7 @@ def create_app(
         if store is not None:
             service = InProcessQueryService(store)
         else:
-            from server.query_executor import ProcessPoolQueryService
+            from server.sparql.executor import ProcessPoolQueryService
 
             service = ProcessPoolQueryService(settings)
     app.extensions["kg_query_service"] = service
@@ -88,13 +88,13 @@ def create_app(
 
 
 def _install_response_cache(app: Flask, service: Any) -> None:
-    """Answer repeated GET queries before the app runs (:mod:`server.response_cache`),
+    """Answer repeated GET queries before the app runs (:mod:`server.sparql.response_cache`),
     when the query service keeps answers (a result cache of KG_RESULT_CACHE_MB > 0).
     Outside the proxy layer too: its key holds the forwarded headers themselves."""
     cache = getattr(service, "cache", None)
     if cache is None or not cache.enabled:
         return
-    from server.response_cache import EXTENSION, ResponseCache
+    from server.sparql.response_cache import EXTENSION, ResponseCache
 
     metrics = app.extensions["kg_metrics"]
 

@@ -31,9 +31,9 @@ from prometheus_client import (
 )
 
 from kg.release import RELEASE_NAME
-from server.errors import ApiError
-from server.fair_share import fair_share_for
-from server.query_executor import ProcessPoolQueryService, job_runner, run_job
+from server.sparql.executor import ProcessPoolQueryService, job_runner, run_job
+from server.sparql.fair_share import fair_share_for
+from server.web.errors import ApiError
 
 bp = Blueprint("ops", __name__)
 

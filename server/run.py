@@ -8,7 +8,7 @@ warmed up when the worker has started).
 
 With ``KG_UPDATE_TOKEN`` set the store is opened read-write by a single executor
 process, so exactly one worker runs (``workers`` is forced to 1; see
-:mod:`server.query_executor`).
+:mod:`server.sparql.executor`).
 
 The workers share a private run directory (:mod:`server.shared_state`): prometheus-client's
 multiprocess directory, so /metrics sums every worker, and the fair-share table.
@@ -50,7 +50,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "timeout": max(30, int(settings.query_timeout_s * 2) + 10),
         "graceful_timeout": int(settings.query_timeout_s) + 5,
         "keepalive": 5,
-        # URL length is enforced by server.limits (414), with the one error shape
+        # URL length is enforced by server.web.limits (414), with the one error shape
         "limit_request_line": 0,
         # one line per request costs CPU on every request: only when asked for
         "accesslog": "-" if settings.access_log else None,

@@ -94,7 +94,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ontology_dir", "", str,
             "Directory holding scholarkg.ttl and context.jsonld, served at /ns and "
             "/ns/context.jsonld; empty means the ontology/ folder shipped with scholarkg."),
-    # fair share of query time between clients (server/fair_share.py)
+    # fair share of query time between clients (server/sparql/fair_share.py)
     Setting("client_query_budget_s", 60.0, float,
             "SPARQL query time one client may use per client_query_window_s, summed over "
             "its queries and all workers (time waiting for an executor is not counted; a "

@@ -7,7 +7,7 @@ directory, named ``kg-serve-<pid>-*``, holding
 - ``metrics/``: ``PROMETHEUS_MULTIPROC_DIR``, where prometheus-client keeps each
   process's metric values, so /metrics sums every worker (:mod:`server.ops`); it must
   be set before prometheus-client is imported, hence here, and it starts empty;
-- ``fair-share.table``: the clients' query-time balances (:mod:`server.fair_share`),
+- ``fair-share.table``: the clients' query-time balances (:mod:`server.sparql.fair_share`),
   named in ``KG_FAIR_SHARE_TABLE``.
 
 The workers inherit both variables. The directory is removed when the server stops
@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kg.store_lock import process_alive
-from server.fair_share import TABLE_BYTES, TABLE_ENV
+from server.sparql.fair_share import TABLE_BYTES, TABLE_ENV
 
 PREFIX = "kg-serve-"
 

@@ -9,7 +9,7 @@
 error shape; gunicorn's own limit is 4094 bytes).
 ``app()`` builds the app from ``KG_*`` environment variables in each worker (nothing is
 built at import time). With ``KG_UPDATE_TOKEN`` set, run exactly one worker (``-w 1``):
-the store is then opened read-write by one process (see :mod:`server.query_executor`).
+the store is then opened read-write by one process (see :mod:`server.sparql.executor`).
 ``kg serve`` (:func:`server.run.serve`) sets all of this up itself.
 """
 

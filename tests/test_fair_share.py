@@ -1,4 +1,4 @@
-"""Fair share of query time per client (server/fair_share.py): the shared budget table,
+"""Fair share of query time per client (server/sparql/fair_share.py): the shared budget table,
 admission in an app on a real store, and, on a real ``kg serve`` with two workers, a
 client flooding runaway queries while another client's point queries keep their
 latency; and /metrics summed over the workers."""
@@ -21,10 +21,10 @@ from urllib.parse import quote
 import pytest
 
 from benchmarks import served_store
-from server.errors import ApiError
-from server.fair_share import BudgetTable, FairShare, excuse_wait, fair_share
 from server.settings import Settings
 from server.shared_state import remove_stale
+from server.sparql.fair_share import BudgetTable, FairShare, excuse_wait, fair_share
+from server.web.errors import ApiError
 from tests.server_app import make_app
 from tests.server_fixtures import ROOT, ServerProcess, build_disk_store
 
@@ -33,7 +33,7 @@ ASK = "/sparql?query=" + quote("ASK { ?s ?p ?o }")
 
 def test_the_table_is_shared_by_processes_and_loses_no_charge(tmp_path: Path) -> None:
     path = tmp_path / "table"
-    script = ("import sys, time\nfrom server.fair_share import BudgetTable\n"
+    script = ("import sys, time\nfrom server.sparql.fair_share import BudgetTable\n"
               "t = BudgetTable(sys.argv[1], budget=1000.0, window=1e9)\n"
               "for _ in range(300):\n    t.charge('flooder', 0.01, time.monotonic())\n")
     procs = [subprocess.Popen([sys.executable, "-c", script, str(path)], cwd=ROOT)

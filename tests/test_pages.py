@@ -19,7 +19,7 @@ from pyshacl import validate
 from rdflib import Graph
 
 from kg.store import KnowledgeStore
-from server.query_page import EXAMPLES
+from server.pages.query_page import EXAMPLES
 from tests.server_app import (
     ARXIV_PAPER,
     BASE,

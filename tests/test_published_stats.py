@@ -25,10 +25,10 @@ from kg.stats import compute_stats, read_stats, stats_state, store_select, write
 from kg.store import KnowledgeStore
 from kg.vocab import PREFIXES
 from server import create_app
-from server.linked_data import entity_cache
-from server.query_executor import Job, JobStream, ProcessPoolQueryService
-from server.query_service import InProcessQueryService, Row
+from server.pages.linked_data import entity_cache
 from server.settings import Settings
+from server.sparql.executor import Job, JobStream, ProcessPoolQueryService
+from server.sparql.service import InProcessQueryService, Row
 from tests.sample_data import ROOT
 from tests.server_app import Page
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from kg.store import KnowledgeStore
-from server.errors import ApiError
-from server.query_executor import (
+from server.settings import Settings
+from server.sparql.executor import (
     ProcessPoolQueryService,
     _native_json,
     coalesce,
@@ -24,7 +24,7 @@ from server.query_executor import (
     json_row_count,
     run_job,
 )
-from server.settings import Settings
+from server.web.errors import ApiError
 from tests.server_fixtures import build_disk_store, query_job
 
 RUNAWAY = "SELECT (COUNT(*) AS ?c) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
@@ -110,7 +110,7 @@ def test_waiting_for_an_executor_counts_against_the_deadline(
     assert [e.status for e in errors] == [503]
     # the replacement serves (a timeout that lets it finish starting on a loaded machine)
     assert pool.ask("ASK { ?s ?p 3 }", timeout=60) is True
-    stops = [r.getMessage() for r in caplog.records if r.name == "server.query_executor"]
+    stops = [r.getMessage() for r in caplog.records if r.name == "server.sparql.executor"]
     assert any(m.startswith("query stopped: timeout after 1.") for m in stops), stops
     assert len(stops) == 2, stops
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from server import create_app
-from server.query_executor import ProcessPoolQueryService
-from server.result_cache import MAX_ENTRY_BYTES, ResultCache, repeatable
 from server.settings import Settings
+from server.sparql.executor import ProcessPoolQueryService
+from server.sparql.result_cache import MAX_ENTRY_BYTES, ResultCache, repeatable
 from tests.server_fixtures import build_disk_store, query_job
 
 

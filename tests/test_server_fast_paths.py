@@ -20,14 +20,10 @@ from hypothesis import strategies as st
 from werkzeug.test import EnvironBuilder
 
 from server import create_app
-from server.compression import settle_body
-from server.errors import ApiError
-from server.negotiation import add_vary, negotiate, prefers_html
-from server.query_executor import JobStream, ProcessPoolQueryService, coalesce
-from server.request_parsing import percent_decode
 from server.run import gunicorn_options
 from server.settings import Settings
-from server.sparql_text import (
+from server.sparql.executor import JobStream, ProcessPoolQueryService, coalesce
+from server.sparql.text import (
     QUERY_FORMS,
     _is,
     decode_codepoints,
@@ -35,6 +31,10 @@ from server.sparql_text import (
     query_form,
     tokens,
 )
+from server.web.compression import settle_body
+from server.web.errors import ApiError
+from server.web.negotiation import add_vary, negotiate, prefers_html
+from server.web.request_parsing import percent_decode
 from tests.server_fixtures import build_disk_store, query_job
 
 # ---------------------------------------------------------------------------- settings

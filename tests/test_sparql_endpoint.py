@@ -21,7 +21,7 @@ from werkzeug.test import TestResponse
 
 from kg.formats import ALL_FORMATS, RDF_FORMATS, RESULT_FORMATS
 from kg.store import KnowledgeStore
-from server.service_description import FORMAT_IRIS
+from server.sparql.service_description import FORMAT_IRIS
 from tests.server_fixtures import (  # noqa: F401
     SAMPLE_TURTLE,
     TOKEN,

@@ -9,7 +9,7 @@ from pyparsing import ParseResults
 from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
 
-from server.sparql_text import (
+from server.sparql.text import (
     add_using,
     external_refs,
     has_dataset_clause,

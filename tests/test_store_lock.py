@@ -131,9 +131,9 @@ def test_readers_and_a_writer_exclude_each_other_in_every_order(store: Path) -> 
 
 def test_a_release_is_never_opened_for_writing_by_a_server(store: Path, tmp_path: Path) -> None:
     from kg.release import publish_release
-    from server.errors import ApiError
-    from server.query_executor import ProcessPoolQueryService
     from server.settings import Settings
+    from server.sparql.executor import ProcessPoolQueryService
+    from server.web.errors import ApiError
 
     publish_release(store, tmp_path / "releases")
     pool = ProcessPoolQueryService(Settings(store=str(tmp_path / "releases" / "current"),

@@ -32,8 +32,8 @@ from flask.blueprints import BlueprintSetupState
 from rdflib import Graph
 
 from kg.iris import IriMinter
-from server import pages
-from server.descriptions import (
+from server.pages import html as pages
+from server.pages.descriptions import (
     LocalPaths,
     describe,
     description_query,
@@ -43,11 +43,8 @@ from server.descriptions import (
     serialize_graph,
     settings,
 )
-from server.dumps import void_graph
-from server.errors import ApiError
-from server.query_executor import ProcessPoolQueryService, job_runner
-from server.query_service import query_service
-from server.representations import (
+from server.pages.dumps import void_graph
+from server.pages.representations import (
     ENTITY_REPRESENTATIONS,
     HTML,
     Representation,
@@ -58,7 +55,10 @@ from server.representations import (
     install_read_headers,
     rdf_representation,
 )
-from server.result_cache import ResultCache
+from server.sparql.executor import ProcessPoolQueryService, job_runner
+from server.sparql.result_cache import ResultCache
+from server.sparql.service import query_service
+from server.web.errors import ApiError
 
 bp = Blueprint("linked_data", __name__)
 install_read_headers(bp)

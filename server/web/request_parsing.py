@@ -11,7 +11,7 @@ protocol wants UTF-8, so the raw query string and form bodies are decoded here.
 >>> decode_utf8(b"ASK { 'caf\\xe9' }", "the query")
 Traceback (most recent call last):
 ...
-server.errors.ApiError: the query is not valid UTF-8: byte 0xe9 at offset 10 cannot be decoded
+server.web.errors.ApiError: the query is not valid UTF-8: byte 0xe9 at offset 10 cannot be decoded
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from urllib.parse import unquote_to_bytes
 
 from werkzeug.datastructures import MultiDict
 
-from server.errors import ApiError
+from server.web.errors import ApiError
 
 # an absolute IRI: a scheme, then no characters IRIs forbid
 _ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\x00-\x20<>\"{}|^`\\]*\Z")
@@ -83,7 +83,7 @@ def check_iri(value: str, what: str) -> str:
     >>> check_iri("not an iri", "graph")
     Traceback (most recent call last):
     ...
-    server.errors.ApiError: graph must be an absolute IRI, got 'not an iri'
+    server.web.errors.ApiError: graph must be an absolute IRI, got 'not an iri'
     """
     if not _ABSOLUTE_IRI.match(value):
         raise ApiError(400, f"{what} must be an absolute IRI, got {value!r}")

@@ -2,7 +2,7 @@
 
 - :func:`negotiate`: the best of a route's offered media types for the request's
   ``Accept`` header (q-values, wildcards; a missing header means ``*/*``), or a 406
-  :class:`~server.errors.ApiError` that lists the offers.
+  :class:`~server.web.errors.ApiError` that lists the offers.
 - :class:`Representation` and :func:`choose`: one resource written as HTML or a
   registered RDF format, picked by ``Accept``; :func:`answer` adds ``Link`` headers
   to every alternative and, when negotiated, ``Vary: Accept`` and ``Content-Location``.
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, current_app, has_request_context, request
 
 from kg.formats import RDF_FORMATS
-from server.errors import ApiError
+from server.web.errors import ApiError
 
 #: request headers a browser may send cross-origin to the read endpoints
 _ALLOWED_REQUEST_HEADERS = "Accept, Accept-Language, Range, If-None-Match, If-Modified-Since"

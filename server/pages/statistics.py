@@ -16,8 +16,8 @@ from typing import Any
 from flask import current_app
 
 from kg.stats import compute_stats, read_stats
-from server.query_executor import InProcessRunner, ProcessPoolQueryService, job_runner
-from server.query_service import query_service
+from server.sparql.executor import InProcessRunner, ProcessPoolQueryService, job_runner
+from server.sparql.service import query_service
 
 _lock = threading.Lock()
 

@@ -1,9 +1,9 @@
 """HTML pages: person, paper, generic entity, vocabulary and dataset pages.
 
-Entity pages are served at the entity's own path by :mod:`server.linked_data` (HTML
+Entity pages are served at the entity's own path by :mod:`server.pages.linked_data` (HTML
 is one of its representations); this module renders them and serves ``/dataset``.
-Every page reads the graph only through SPARQL (:func:`server.query_service.query_service`)
-or, for the dataset page, the figures published with it (:mod:`server.statistics`), and
+Every page reads the graph only through SPARQL (:func:`server.sparql.service.query_service`)
+or, for the dataset page, the figures published with it (:mod:`server.pages.statistics`), and
 every piece of data reaches the HTML through Jinja's autoescaping.
 
 >>> segments("See https://github.com/a/b. Or <x>")
@@ -25,8 +25,8 @@ from rdflib.namespace import DCTERMS, OWL
 
 from kg.iris import IriMinter
 from kg.vocab import PERSON_METRICS, PREFIXES, SKG_TERMS
-from server import charts
-from server.descriptions import (
+from server.pages import charts
+from server.pages.descriptions import (
     LABEL_PROPERTIES,
     PREFIX_DECLARATIONS,
     describe_jsonld,
@@ -34,10 +34,10 @@ from server.descriptions import (
     settings,
     sparql_iri,
 )
-from server.dumps import list_dumps
-from server.query_service import Term, query_service
-from server.representations import ENTITY_REPRESENTATIONS, alternates, install_read_headers
-from server.statistics import dataset_stats
+from server.pages.dumps import list_dumps
+from server.pages.representations import ENTITY_REPRESENTATIONS, alternates, install_read_headers
+from server.pages.statistics import dataset_stats
+from server.sparql.service import Term, query_service
 
 bp = Blueprint("pages", __name__)
 install_read_headers(bp)
@@ -468,7 +468,7 @@ def vocabulary_html(graph: Graph, links: list[dict[str, str]]) -> str:
 
 def dataset_counts() -> dict[str, int]:
     """The headline counts of the dataset page (published with the data, see
-    :mod:`server.statistics`)."""
+    :mod:`server.pages.statistics`)."""
     figures = dataset_stats()
     return {"persons": figures["persons"], "papers": figures["papers"],
             "triples": figures["triples"], "graphs": figures["graphs"],

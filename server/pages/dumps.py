@@ -48,9 +48,8 @@ from kg.export import DUMP_PREFIX
 from kg.formats import by_extension as format_by_extension
 from kg.iris import IriMinter
 from kg.vocab import PREFIXES
-from server.descriptions import compact_iri, serialize_graph, settings
-from server.errors import ApiError
-from server.representations import (
+from server.pages.descriptions import compact_iri, serialize_graph, settings
+from server.pages.representations import (
     Representation,
     answer,
     choose,
@@ -58,7 +57,8 @@ from server.representations import (
     negotiate,
     rdf_representation,
 )
-from server.statistics import dataset_stats
+from server.pages.statistics import dataset_stats
+from server.web.errors import ApiError
 
 bp = Blueprint("dumps", __name__)
 install_read_headers(bp)
@@ -329,7 +329,7 @@ def latest(name: str) -> Response:
 
 
 def _generated_void(dataset: URIRef) -> Graph:
-    """A minimal VoID description from the published figures (:mod:`server.statistics`),
+    """A minimal VoID description from the published figures (:mod:`server.pages.statistics`),
     for when no export wrote void.ttl."""
     base = settings().base_iri
     figures = dataset_stats()

@@ -10,8 +10,8 @@
   mistyped requests, 405 for other methods;
 - federated SERVICE (and LOAD) only towards KG_SERVICE_ALLOWLIST, checked before
   anything runs; a LOAD SILENT from elsewhere does nothing (the update succeeds);
-- fair share of query time per client (:mod:`server.fair_share`): 429 over the budget;
-- results as negotiated (:mod:`server.negotiation`), cut at KG_RESULT_CAP with a
+- fair share of query time per client (:mod:`server.sparql.fair_share`): 429 over the budget;
+- results as negotiated (:mod:`server.web.negotiation`), cut at KG_RESULT_CAP with a
   ``KG-Result-Capped`` header, weak ETags and 304 on GET, gzip, CORS.
 """
 
@@ -27,25 +27,25 @@ from werkzeug.datastructures import MultiDict
 
 from kg.results_io import compact_jsonld
 from kg.store import KnowledgeStore
-from server.compression import gzip_response
-from server.errors import ApiError
-from server.fair_share import fair_share
-from server.negotiation import Choice, add_vary, negotiate, prefers_html
 from server.ops import metrics
-from server.query_executor import job_runner, jsonld_context, run_job
-from server.request_parsing import check_charset, check_iri, decode_utf8, parse_params
-from server.response_cache import CACHE_HEADER, CACHEABLE
-from server.response_cache import EXTENSION as RESPONSE_CACHE
-from server.service_description import description_ntriples
 from server.settings import Settings
-from server.sparql_text import (
+from server.sparql.executor import job_runner, jsonld_context, run_job
+from server.sparql.fair_share import fair_share
+from server.sparql.response_cache import CACHE_HEADER, CACHEABLE
+from server.sparql.response_cache import EXTENSION as RESPONSE_CACHE
+from server.sparql.service_description import description_ntriples
+from server.sparql.text import (
     add_using,
     external_refs,
     has_dataset_clause,
     query_form,
     without_loads,
 )
-from server.write_access import require_write_token
+from server.sparql.write_access import require_write_token
+from server.web.compression import gzip_response
+from server.web.errors import ApiError
+from server.web.negotiation import Choice, add_vary, negotiate, prefers_html
+from server.web.request_parsing import check_charset, check_iri, decode_utf8, parse_params
 
 bp = Blueprint("sparql", __name__)
 
@@ -237,7 +237,7 @@ def answer_query(text: str, params: MultiDict[str, str]) -> Response:
                               "graph": refusals.get("rdf")},
            "cap": settings.result_cap, "ontology_dir": settings.ontology_dir}
     started = time.monotonic()
-    # a GET answer is kept whole by the response cache (server.response_cache), if any
+    # a GET answer is kept whole by the response cache (server.sparql.response_cache), if any
     whole_response = request.method == "GET" and RESPONSE_CACHE in current_app.extensions
     with fair_share().query(request.environ):
         stream = runner.start_job(job, keep=not whole_response)

@@ -24,9 +24,9 @@ from rdflib import OWL, RDF, RDFS, Graph, Namespace, URIRef
 
 from kg.formats import RDF_FORMATS, RESULT_FORMATS
 from kg.vocab import PREFIXES
-from server.descriptions import PREFIX_DECLARATIONS, local_paths, ontology_dir, settings
-from server.query_service import query_service
-from server.representations import install_read_headers
+from server.pages.descriptions import PREFIX_DECLARATIONS, local_paths, ontology_dir, settings
+from server.pages.representations import install_read_headers
+from server.sparql.service import query_service
 
 bp = Blueprint("query_page", __name__)
 install_read_headers(bp)
@@ -136,7 +136,7 @@ CONSTRUCT { {person} ?p ?o } WHERE {
 
 
 SH = Namespace("http://www.w3.org/ns/shacl#")
-_SHIPPED_SHAPES = Path(__file__).resolve().parent.parent / "ontology" / "shapes.ttl"
+_SHIPPED_SHAPES = Path(__file__).resolve().parents[2] / "ontology" / "shapes.ttl"
 
 
 @lru_cache(maxsize=4)

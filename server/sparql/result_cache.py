@@ -14,7 +14,7 @@ from its executor (at most :data:`MAX_ENTRY_BYTES`), up to ``KG_RESULT_CACHE_MB`
 worker, least recently used first out. What is never kept: writes, answers too big to
 arrive whole, errors, and queries whose answer may differ between two runs on the same
 data: a ``SERVICE`` clause, or a call of ``RAND()``, ``NOW()``, ``UUID()``, ``STRUUID()`` or
-``BNODE()``. That is decided from the query's tokens (:mod:`server.sparql_text`) after
+``BNODE()``. That is decided from the query's tokens (:mod:`server.sparql.text`) after
 its ``\\u`` escapes are decoded, as SPARQL does: the same words inside an IRI (the
 ``sd:`` prefix ends in ``...sparql-service-description#``), a prefixed name
 (``schema:knowsAbout``), a string, a comment or a variable name change nothing.
@@ -41,7 +41,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from server.sparql_text import decode_codepoints, tokens
+from server.sparql.text import decode_codepoints, tokens
 
 #: the read jobs whose answers are kept (their heads hold plain values)
 CACHED_OPS = frozenset({"query", "construct", "ask", "rows"})

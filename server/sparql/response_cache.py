@@ -1,6 +1,6 @@
 """Whole answers of repeated ``GET /sparql`` queries, answered before the app runs.
 
-The result cache (:mod:`server.result_cache`) saves the evaluation of a repeated query,
+The result cache (:mod:`server.sparql.result_cache`) saves the evaluation of a repeated query,
 but a hit still went through the whole request path: routing, parameter parsing,
 content negotiation, the fair share, the executor pool's bookkeeping, gzip and the
 response hooks, several times the cost of the lookup. This WSGI layer, outside the app,
@@ -14,14 +14,14 @@ forwarded headers that make the endpoint IRI). Conditional and range requests al
 to the app (it answers 304 from the ETag without running the query).
 
 What is kept is decided by the app, never here: only an answer that the query route
-marked as kept (a read query that passes :func:`server.result_cache.repeatable`, answered
+marked as kept (a read query that passes :func:`server.sparql.result_cache.repeatable`, answered
 200 in one piece; its ``KG-Result-Cache`` header says ``miss``) is stored, under the
 generation of the data it was computed on, in the same bounded
-:class:`~server.result_cache.ResultCache` as the query answers (``KG_RESULT_CACHE_MB``;
+:class:`~server.sparql.result_cache.ResultCache` as the query answers (``KG_RESULT_CACHE_MB``;
 a new generation drops every entry). A hit is counted in ``/metrics`` as a request and a
 cache hit, and it costs no query time, so the fair share does not charge it.
 
->>> from server.result_cache import ResultCache
+>>> from server.sparql.result_cache import ResultCache
 >>> class Service:
 ...     cache = ResultCache(10_000)
 ...     def generation(self): return "g1"

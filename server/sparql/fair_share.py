@@ -59,8 +59,8 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from server.errors import ApiError
 from server.settings import Settings
+from server.web.errors import ApiError
 
 #: environment variable naming the shared table file (set by ``kg serve``)
 TABLE_ENV = "KG_FAIR_SHARE_TABLE"

@@ -48,7 +48,7 @@ changes: executors are then replaced as for a moved release symlink); store lock
 release holds concern the embedded store only.
 
 Routes use :func:`job_runner`, which also wraps an
-:class:`~server.query_service.InProcessQueryService` (tests, development) in the same
+:class:`~server.sparql.service.InProcessQueryService` (tests, development) in the same
 interface, without time limits.
 """
 
@@ -94,11 +94,11 @@ from kg.store import (
     QuerySyntaxError,
     read_error,
 )
-from server.errors import ApiError
-from server.fair_share import excuse_wait
-from server.query_service import InProcessQueryService, Row
-from server.result_cache import ResultCache
 from server.settings import Settings
+from server.sparql.fair_share import excuse_wait
+from server.sparql.result_cache import ResultCache
+from server.sparql.service import InProcessQueryService, Row
+from server.web.errors import ApiError
 
 #: a job sent to an executor: {"op": ..., ...} (plain data, so it pickles)
 Job = dict[str, Any]
@@ -643,7 +643,7 @@ class _Executor:
 
 
 class ProcessPoolQueryService:
-    """The :class:`~server.query_service.QueryService` of a served store.
+    """The :class:`~server.sparql.service.QueryService` of a served store.
 
     Executors start on first use (after the WSGI worker has forked) or on :meth:`start`.
     A read-only store given as a symlink (``RELEASES/current``, see :mod:`kg.release`) is
@@ -970,7 +970,7 @@ class ProcessPoolQueryService:
         (its head then says ``"cache": "hit"``; a kept new answer says ``"miss"``).
         With ``keep=False`` a new answer that could be kept is not, but its head still
         says ``"miss"``: the caller keeps the whole response instead
-        (:mod:`server.response_cache`), and one copy is enough.
+        (:mod:`server.sparql.response_cache`), and one copy is enough.
         """
         key = self.cache.key(job, self.generation()) if self.cache.enabled else None
         if key is not None:

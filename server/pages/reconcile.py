@@ -51,12 +51,12 @@ from kg.reconciliation import (
     type_id,
 )
 from kg.vocab import PREFIXES, SCHEMA_IRI
-from server.descriptions import local_paths
-from server.errors import ApiError
-from server.query_executor import job_runner
-from server.query_service import query_service
-from server.request_parsing import decode_utf8, parse_params
+from server.pages.descriptions import local_paths
 from server.settings import Settings
+from server.sparql.executor import job_runner
+from server.sparql.service import query_service
+from server.web.errors import ApiError
+from server.web.request_parsing import decode_utf8, parse_params
 
 bp = Blueprint("reconcile", __name__)
 

@@ -6,8 +6,8 @@ import hmac
 
 from flask import request
 
-from server.errors import ApiError
 from server.settings import Settings
+from server.web.errors import ApiError
 
 
 def require_write_token(settings: Settings, action: str) -> None:

@@ -28,7 +28,7 @@ from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
 from kg.formats import RDF_FORMATS, RESULT_FORMATS, Format, by_extension, by_media_type
-from server.errors import ApiError
+from server.web.errors import ApiError
 
 KINDS = {"results": RESULT_FORMATS, "rdf": RDF_FORMATS}
 KIND_LABELS = {"results": "a SELECT/ASK result", "rdf": "an RDF graph"}

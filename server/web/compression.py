@@ -1,7 +1,7 @@
 """gzip for responses whose client accepts it, streamed bodies compressed on the fly.
 
 A streamed body that is in fact complete in memory (a small query result arrives from
-its executor in one piece, see :class:`server.query_executor.JobStream`) is sent with
+its executor in one piece, see :class:`server.sparql.executor.JobStream`) is sent with
 ``Content-Length`` instead of chunked: fewer writes, and compressed in one go.
 """
 
@@ -16,7 +16,7 @@ from flask import Response, request
 from werkzeug.datastructures import Accept
 from werkzeug.http import parse_accept_header
 
-from server.negotiation import add_vary
+from server.web.negotiation import add_vary
 
 _MIN_SIZE = 1024
 _ALREADY_COMPRESSED = ("application/gzip", "application/zip", "image/", "video/")
@@ -51,7 +51,7 @@ def _accepts_gzip(accept_encoding: str | None) -> bool:
 
 def settle_body(response: Response) -> Response:
     """Give a streamed response whose body is already whole in memory (an iterable with
-    a ``body`` of bytes, such as a small :class:`~server.query_executor.JobStream`) that
+    a ``body`` of bytes, such as a small :class:`~server.sparql.executor.JobStream`) that
     body as data, so it is sent with Content-Length rather than chunked."""
     body = getattr(response.response, "body", None) if response.is_streamed else None
     if isinstance(body, bytes):

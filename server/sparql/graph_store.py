@@ -18,13 +18,13 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 
 from kg.formats import Format, by_extension, by_media_type
-from server.compression import gzip_response
-from server.errors import ApiError
-from server.negotiation import add_vary, negotiate, offered_media_types
-from server.query_executor import job_runner, run_job
-from server.request_parsing import check_charset, check_iri, parse_params
 from server.settings import Settings
-from server.write_access import require_write_token
+from server.sparql.executor import job_runner, run_job
+from server.sparql.write_access import require_write_token
+from server.web.compression import gzip_response
+from server.web.errors import ApiError
+from server.web.negotiation import add_vary, negotiate, offered_media_types
+from server.web.request_parsing import check_charset, check_iri, parse_params
 
 bp = Blueprint("graph_store", __name__)
 

@@ -2,7 +2,7 @@
 
 - :class:`InProcessQueryService` runs queries in the calling thread on a
   :class:`~kg.store.KnowledgeStore` (tests, development, small stores).
-- ``ProcessPoolQueryService`` (server/query_executor.py) runs them in executor
+- ``ProcessPoolQueryService`` (server/sparql/executor.py) runs them in executor
   processes that are killed when a query overruns its time limit (production).
 
 Routes call :func:`query_service` and never open a store themselves.

@@ -33,8 +33,8 @@ from rdflib import Graph
 
 from kg.store import KnowledgeStore
 from kg.vocab import PREFIXES
-from server.query_service import query_service
 from server.settings import Settings
+from server.sparql.service import query_service
 
 #: the PREFIX lines every query of the web pages starts with
 PREFIX_DECLARATIONS = "".join(f"PREFIX {k}: <{v}>\n" for k, v in PREFIXES.items())
@@ -45,7 +45,7 @@ LABEL_PROPERTIES = ("schema:name", "rdfs:label", "foaf:name", "skg:nameAsStated"
 #: most incoming links one description lists
 INCOMING_LIMIT = 500
 
-_SHIPPED_ONTOLOGY = Path(__file__).resolve().parent.parent / "ontology"
+_SHIPPED_ONTOLOGY = Path(__file__).resolve().parents[2] / "ontology"
 # characters no IRI reference may hold (N-Triples IRIREF); never embedded in a query
 _BAD_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 

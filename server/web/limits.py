@@ -16,8 +16,8 @@ from urllib.parse import quote
 from flask import Flask
 from werkzeug.exceptions import ClientDisconnected
 
-from server.errors import error_response
 from server.settings import Settings
+from server.web.errors import error_response
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

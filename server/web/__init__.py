@@ -1,0 +1,2 @@
+"""HTTP plumbing every route shares: request limits, strict parameter reading, content
+negotiation, compression and the one error shape."""
