@@ -1,4 +1,5 @@
-"""Publishing a release into a remote engine, blue/green (docs/decisions/0010, items 6-7).
+"""Publishing a release into a remote engine, blue/green (docs/decisions/0010, item 6 and
+the addendum on the Graph Store Protocol).
 
 Two engine instances ("slots") take turns: a release is loaded into the slot that does not
 serve, checked, and only then named in the release pointer (``current.json``, replaced
