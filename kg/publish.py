@@ -66,6 +66,8 @@ _KINDS = {"virtuoso": (("isql", "query_url", "load_dir"), _SLOT_KEYS),
 CHUNK_BYTES = 8 << 20
 #: bytes of lines the sort by graph holds in memory before it spills a run to disk
 SORT_BUDGET = 128 << 20
+#: seconds between two progress lines of a Graph Store Protocol load
+PROGRESS_EVERY_S = 10.0
 
 # one N-Quads statement: subject, predicate, object, optional graph (N-Quads 1.1 terms)
 _TERM = (rb'<[^<>"\s]*>|_:[^\s<>"]+'
@@ -353,6 +355,20 @@ def _sort_by_graph(release_file: Path, sorter: LineSorter) -> int:
     return count
 
 
+_UCHAR = re.compile(rb"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+
+
+def iri_value(term: bytes) -> str:
+    """The IRI an N-Quads IRI term (``<...>``) names, its ``\\u``/``\\U`` escapes undone.
+
+    >>> iri_value(rb"<http://ex.org/caf\\u00E9>")
+    'http://ex.org/café'
+    """
+    text = _UCHAR.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)).encode("utf-8"),
+                      term[1:-1])
+    return text.decode("utf-8")
+
+
 def _count(engine: RemoteEngine, where: str) -> int:
     rows = list(engine.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ {where} }}").rows())
     return int(rows[0]["n"][1])
@@ -377,11 +393,12 @@ def _load_by_graph(engine: RemoteEngine, slot: GspSlot, sorter: LineSorter, chun
     key: bytes | None = None
     body: list[bytes] = []
     size = part = 0
+    said = time.monotonic()
 
     def send() -> None:
-        nonlocal requests
+        nonlocal requests, said
         assert key is not None
-        graph = None if key == _DEFAULT_KEY else key[1:-1].decode("utf-8")
+        graph = None if key == _DEFAULT_KEY else iri_value(key)
         target = graph if graph is not None else slot.default_graph or None
         name = f"<{graph}>" if graph is not None else "the default graph"
         try:
@@ -390,8 +407,9 @@ def _load_by_graph(engine: RemoteEngine, slot: GspSlot, sorter: LineSorter, chun
             raise PublishError(f"slot {slot.name}: request {part} of {name} ({len(body)} "
                                f"triples, {size:,} bytes) failed: {exc}") from exc
         requests += 1
-        if progress is not None and requests % 100 == 0:
-            progress(f"{requests} requests, {graphs} graphs sent")
+        if progress is not None and time.monotonic() - said >= PROGRESS_EVERY_S:
+            said = time.monotonic()
+            progress(f"{requests:,} requests, {graphs:,} graphs sent")
 
     for block in sorter.blocks():
         for line in block:

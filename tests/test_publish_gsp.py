@@ -291,3 +291,23 @@ def test_slots_files_are_checked(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, [*args, "--engine", "virtuoso"],
                                 env={"KG_ENGINE_PASSWORD": "x"})
     assert result.exit_code == 2 and "is a gsp slot" in result.output
+
+
+def test_a_slot_default_graph_takes_the_release_default_graph(
+        release: Release, embedded: KnowledgeStore,  # noqa: F811
+        engines: dict[str, OxigraphServe], tmp_path: Path) -> None:
+    """For an engine whose default graph is the union of all: the release's default graph
+    goes into a graph of its own, which the pointer names for readers."""
+    graph = "urn:scholarkg:default-graph"
+    green = _slot(engines["green"], default_graph=graph)
+    slots = _slots_file(tmp_path / "slots.json", _slot(engines["blue"]), green)
+    pointer = tmp_path / "current.json"
+    _published_into_blue(release, slots, pointer)
+    renamed = tmp_path / "scholarkg-2026-12-07.nq.gz"
+    renamed.write_bytes(release.nquads.read_bytes())
+    done = publish_gsp(renamed, read_slots(slots), pointer)
+    assert (done.slot, done.quads) == ("green", embedded.count_quads(all_graphs=True))
+    assert json.loads(pointer.read_text(encoding="utf-8"))["default_graph"] == graph
+    with _reader_of(green) as engine:  # the engine as it is, without the pointer's mapping
+        assert engine.count_quads(graph) == embedded.count_quads(None) > 0
+        assert engine.count_quads(None) == 0
