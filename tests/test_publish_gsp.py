@@ -311,3 +311,22 @@ def test_a_slot_default_graph_takes_the_release_default_graph(
     with _reader_of(green) as engine:  # the engine as it is, without the pointer's mapping
         assert engine.count_quads(graph) == embedded.count_quads(None) > 0
         assert engine.count_quads(None) == 0
+
+
+def test_without_an_update_url_the_slot_is_emptied_graph_by_graph(
+        release: Release, release_b: Release,  # noqa: F811
+        engines: dict[str, OxigraphServe], tmp_path: Path) -> None:
+    green = {k: v for k, v in _slot(engines["green"]).items() if k != "update_url"}
+    slots = _slots_file(tmp_path / "slots.json", _slot(engines["blue"]), green)
+    pointer = tmp_path / "current.json"
+    _published_into_blue(release, slots, pointer)
+    with RemoteEngine(EngineSettings(engine="remote", query_url=green["query_url"],
+                                     store_url=green["store_url"],
+                                     timeout_s=CLIENT_TIMEOUT_S)) as engine:
+        engine.load_graph(b"<http://ex.org/a> <http://ex.org/p> \"1\" .", "ntriples",
+                          "http://ex.org/left-over", replace=True)
+        engine.load_graph(b"<http://ex.org/a> <http://ex.org/p> \"2\" .", "ntriples", None,
+                          replace=False)
+    done = publish_gsp(release_b.nquads, read_slots(slots), pointer)
+    assert done.slot == "green"
+    _answers_as_embedded(pointer, KnowledgeStore.open(release_b.store, read_only=True))
