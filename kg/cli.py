@@ -474,42 +474,62 @@ def stats(store_dir: Path, **engine: object) -> None:
 
 @main.command()
 @click.argument("release_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--engine", "engine_kind", type=click.Choice(["virtuoso"]), default="virtuoso",
-              show_default=True, help="The engine to publish into.")
+@click.option("--engine", "engine_kind", type=click.Choice(["virtuoso", "gsp"]), default=None,
+              help="The kind of slot expected to load into: virtuoso (bulk loader through "
+                   "isql) or gsp (Graph Store Protocol); default: the slots file's.")
 @click.option("--slots", "slots_file", required=True, envvar="KG_PUBLISH_SLOTS",
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="JSON file naming the two engine instances that take turns (env "
-                   "KG_PUBLISH_SLOTS; see kg.publish).")
+              help="JSON file naming the two engine instances that take turns and their "
+                   "kind (env KG_PUBLISH_SLOTS; see kg.publish).")
 @click.option("--pointer", required=True, envvar="KG_ENGINE_RELEASE",
               type=click.Path(dir_okay=False, path_type=Path),
               help="The release pointer readers follow (env KG_ENGINE_RELEASE).")
 @click.option("--user", default="dba", show_default=True, envvar="KG_ENGINE_USER",
               help="Virtuoso user for isql (env KG_ENGINE_USER; its password: env "
-                   "KG_ENGINE_PASSWORD).")
+                   "KG_ENGINE_PASSWORD). A gsp slot names its own user.")
 @click.option("--isql", default="isql-vt", show_default=True, envvar="KG_ISQL",
               help="Virtuoso's isql program (env KG_ISQL).")
-def publish(release_file: Path, engine_kind: str, slots_file: Path, pointer: Path, user: str,
-            isql: str) -> None:
+def publish(release_file: Path, engine_kind: str | None, slots_file: Path, pointer: Path,
+            user: str, isql: str) -> None:
     """Publish RELEASE_FILE (scholarkg-<release>.nq.gz, from 'kg export') into an engine.
 
-    The release is bulk-loaded into the instance that does not serve, its quads counted,
-    and only then the pointer is switched to it; a failed load leaves the current
-    release serving.
+    The release is loaded into the instance that does not serve (Virtuoso: its bulk
+    loader; any other engine: the Graph Store Protocol, graph by graph in bounded
+    requests), its quads counted, and only then the pointer is switched to it; a failed
+    load leaves the current release serving.
     """
     import os
 
-    from kg.publish import publish_virtuoso, read_slots
+    from kg.publish import GspSlot, Slot, idle_slot, read_slots
+    from kg.publish import publish as publish_release_into
 
     password = os.environ.get("KG_ENGINE_PASSWORD", "")
-    if not password:
-        raise click.UsageError("set KG_ENGINE_PASSWORD to the password of --user for isql")
+    slots: dict[str, Slot] = {}
+    target: Slot | None = None
+    problem: KgError | None = None
     try:
-        done = publish_virtuoso(release_file, read_slots(slots_file), pointer, user=user,
-                                password=password, isql=isql)
+        slots = read_slots(slots_file)
+        target = idle_slot(slots, pointer)
+    except KgError as exc:
+        problem = exc
+    # isql always needs a password; a gsp slot only when it names a user
+    if not password and (not isinstance(target, GspSlot) or target.user):
+        raise click.UsageError("set KG_ENGINE_PASSWORD to the password of the engine's user "
+                               "(--user for isql, the slot's user for gsp)")
+    if problem is not None or target is None:
+        raise click.ClickException(f"{problem} (the current release still serves)")
+    if engine_kind is not None and target.kind != engine_kind:
+        raise click.UsageError(f"--engine {engine_kind}: the slot to load into, "
+                               f"{target.name}, is a {target.kind} slot")
+    try:
+        done = publish_release_into(
+            release_file, slots, pointer, user=user, password=password, isql=isql,
+            progress=lambda message: click.echo(message, err=True))
     except KgError as exc:
         raise click.ClickException(f"{exc} (the current release still serves)") from exc
+    via = f", {done.requests} requests" if done.requests else ""
     click.echo(f"published {done.release} into slot {done.slot}: {done.quads} quads in "
-               f"{done.seconds:.1f} s ({done.quads_per_s:,.0f} quads/s); {pointer} "
+               f"{done.seconds:.1f} s ({done.quads_per_s:,.0f} quads/s{via}); {pointer} "
                f"points at it", err=True)
     click.echo(done.slot)
 

@@ -165,6 +165,52 @@ def constant_graphs_as_filters(sparql: str) -> str:
     return sparql
 
 
+_GRAPH_MANAGEMENT = re.compile(
+    r"(?<![?$:\w-])(?:DROP|CLEAR)\s+(?:SILENT\s+)?"
+    r"(?:(ALL|NAMED|DEFAULT)(?![:\w-])|GRAPH\s+(<[^>]*>|[A-Za-z][\w.-]*:[\w.-]*))",
+    re.IGNORECASE)
+
+
+def virtuoso_graph_management(sparql: str, default_graph: str) -> str:
+    """Every ``DROP``/``CLEAR [SILENT] ALL|NAMED|DEFAULT|GRAPH <g>`` of an update written
+    as a ``DELETE`` of the graphs kg sees.
+
+    Virtuoso 7.2, given kg's default graph, refuses ``DROP ALL``, ``DROP DEFAULT`` and
+    ``DROP GRAPH <g>`` for any graph not made with ``CREATE GRAPH`` ("has not been
+    explicitly created before"), clears only the default graph on ``CLEAR ALL`` and
+    nothing on ``DROP NAMED``. Written as a ``DELETE``, each removes what the standard
+    says, as kg's queries see it: every graph but Virtuoso's own system graphs (ALL), every
+    graph but those and the one holding kg's default graph (NAMED), that one (DEFAULT;
+    left as written without a default graph setting), the graph named (GRAPH). Queries
+    see no difference between a graph emptied and a graph dropped; the one thing lost is
+    the error of ``DROP GRAPH`` without ``SILENT`` on a graph that does not exist
+    (Virtuoso does not tell an empty graph from an absent one).
+
+    >>> text = virtuoso_graph_management("CLEAR SILENT DEFAULT ; # DROP ALL", "urn:d")
+    >>> text.startswith("DELETE {"), text.endswith("FILTER(?kg_g = <urn:d>) } ; # DROP ALL")
+    (True, True)
+    >>> virtuoso_graph_management("INSERT DATA { <http://a> <http://p> 'DROP ALL' }", "urn:d")
+    "INSERT DATA { <http://a> <http://p> 'DROP ALL' }"
+    >>> virtuoso_graph_management("PREFIX ex: <http://ex.org/> DROP GRAPH ex:g", "")[-22:]
+    'FILTER(?kg_g = ex:g) }'
+    """
+    plain = _keywords(sparql, keep_iris=True)
+    system = ", ".join(f"<{g}>" for g in VIRTUOSO_SYSTEM_GRAPHS)
+    conditions = {"ALL": f"?kg_g NOT IN ({system})",
+                  "NAMED": f"?kg_g NOT IN ({system}"
+                           + (f", <{default_graph}>)" if default_graph else ")"),
+                  "DEFAULT": f"?kg_g = <{default_graph}>" if default_graph else ""}
+    for match in reversed(list(_GRAPH_MANAGEMENT.finditer(plain))):
+        condition = conditions[match.group(1).upper()] if match.group(1) \
+            else f"?kg_g = {match.group(2)}"
+        if condition:
+            sparql = (sparql[:match.start()]
+                      + "DELETE { GRAPH ?kg_g { ?kg_s ?kg_p ?kg_o } } WHERE { GRAPH ?kg_g "
+                      + f"{{ ?kg_s ?kg_p ?kg_o }} FILTER({condition}) }}"
+                      + sparql[match.end():])
+    return sparql
+
+
 def query_form(sparql: str) -> str:
     """"select", "ask" or "graph" (CONSTRUCT, DESCRIBE): the first form keyword."""
     match = _FORM.search(_keywords(sparql))
@@ -330,6 +376,8 @@ class RemoteEngine:
             raise StoreError("the remote engine is read-only here: set KG_ENGINE_UPDATE_URL")
         text, params = self._prologue(sparql, explicit_dataset=False, base_iri=base_iri,
                                       update=True)
+        if self.settings.dialect == "virtuoso":
+            text = virtuoso_graph_management(text, self.settings.default_graph)
         self._send("POST", self.settings.update_url, "update",
                    content=urlencode([("update", text), *params]),
                    headers={"Content-Type": _FORM_TYPE})

@@ -3,14 +3,17 @@
 The cases of tests/test_w3c_protocol.py, run the same way (one server per engine, emptied
 between cases, then the case's graphData PUT through the Graph Store Protocol), against
 ``kg serve`` over a fresh, empty ``oxigraph serve`` and a fresh Virtuoso 7: every read,
-update and Graph Store request goes through the remote engine. Every case passes on both.
+update and Graph Store request goes through the remote engine. Every case passes on both,
+and both are emptied between cases the same way: ``DROP ALL`` through the server, checked
+empty through the server.
 
-The one difference is in emptying the store between cases. Over ``oxigraph serve`` it is
-``DROP ALL`` through the server, as embedded. Virtuoso refuses ``DROP ALL`` ("graph
-<urn:scholarkg:default-graph> has not been explicitly created before": the graph holding
-kg's default graph is a member of a graph group, and was never created with CREATE
-GRAPH), so there it is emptied with its own ``RDF_GLOBAL_RESET()`` through ``isql``, and
-checked empty through the server.
+Virtuoso, given kg's default graph, refuses ``DROP ALL`` and ``DROP DEFAULT`` ("graph
+<urn:scholarkg:default-graph> has not been explicitly created before"), clears only the
+default graph on ``CLEAR ALL`` and nothing on ``DROP NAMED``; the client writes these
+operations as ``DELETE``s of the graphs kg sees (``virtuoso_graph_management`` in
+kg/remote_engine.py), and ``test_graph_management_as_over_oxigraph`` checks each of them
+on both engines. The one thing done outside the protocol: Virtuoso's graph group for kg's
+default graph is created once, through ``isql``, as ``kg publish`` does.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from tests.engine_fixtures import (
     ISQL,
     OXIGRAPH,
     VIRTUOSO,
-    Virtuoso,
     start_oxigraph_serve,
     start_virtuosos,
 )
@@ -59,22 +61,6 @@ def oxigraph_w3c(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         engine.process.stop()
 
 
-def _virtuoso_reset(engine: Virtuoso) -> Callable[[ServerProcess], None]:
-    group = virtuoso_group(DEFAULT_GRAPH_IRI)
-
-    def reset(server: ServerProcess) -> None:
-        engine.isql("RDF_GLOBAL_RESET();\n"
-                    f"DB.DBA.RDF_GRAPH_GROUP_CREATE('{group}', 1);\n"
-                    f"DB.DBA.RDF_GRAPH_GROUP_INS('{group}', '{DEFAULT_GRAPH_IRI}');\n")
-        check = server.request("/sparql", "POST", body=(
-            b"ASK { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }"),
-            headers={"Content-Type": "application/sparql-query",
-                     "Accept": "application/sparql-results+json"})
-        assert json.loads(check.body)["boolean"] is False, "Virtuoso is not empty after the reset"
-
-    return reset
-
-
 @pytest.fixture(scope="module")
 def virtuoso_w3c(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     if VIRTUOSO is None or ISQL is None:
@@ -83,6 +69,9 @@ def virtuoso_w3c(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("w3c-virtuoso")
     (engine,) = start_virtuosos(tmp, ["w3c"])
     try:
+        group = virtuoso_group(DEFAULT_GRAPH_IRI)
+        engine.isql(f"DB.DBA.RDF_GRAPH_GROUP_CREATE('{group}', 1);\n"
+                    f"DB.DBA.RDF_GRAPH_GROUP_INS('{group}', '{DEFAULT_GRAPH_IRI}');\n")
         slot = engine.slot()
         server = start_server(
             tmp / "no-store", tmp, **SERVER,  # type: ignore[arg-type]
@@ -91,7 +80,7 @@ def virtuoso_w3c(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             engine_user="dba", engine_password="dba", engine_dialect="virtuoso",
             engine_default_graph=DEFAULT_GRAPH_IRI)
         try:
-            yield server, _virtuoso_reset(engine)
+            yield server, _reset
         finally:
             server.stop()
     finally:
@@ -113,3 +102,49 @@ else:
         reset(server)
         _load_graph_data(server, case)
         run_case(server, case)
+
+
+#: each graph management operation, and the graphs left after it (None: the default graph)
+GRAPH_MANAGEMENT = {
+    "DROP ALL": [], "DROP SILENT ALL": [], "CLEAR ALL": [], "CLEAR SILENT ALL": [],
+    "DROP NAMED": [None], "CLEAR NAMED": [None],
+    "DROP DEFAULT": ["http://ex.org/g1", "http://ex.org/g2"],
+    "CLEAR DEFAULT": ["http://ex.org/g1", "http://ex.org/g2"],
+    "DROP GRAPH <http://ex.org/g1>": [None, "http://ex.org/g2"],
+    # after another operation in the same request, and one that only names them
+    "INSERT DATA { <http://ex.org/c> <http://ex.org/p> 'DROP ALL' } ; CLEAR ALL": [],
+    "CLEAR DEFAULT ; INSERT DATA { <http://ex.org/c> <http://ex.org/p> 'CLEAR ALL' }": [
+        None, "http://ex.org/g1", "http://ex.org/g2"],
+}
+
+
+def _update(server: ServerProcess, text: str) -> None:
+    resp = server.request("/sparql", "POST", body=text.encode(),
+                          headers={"Content-Type": "application/sparql-update",
+                                   "Authorization": f"Bearer {TOKEN}"})
+    assert resp.status == 204, (text, resp.body)
+
+
+def _graphs_left(server: ServerProcess) -> list[str | None]:
+    resp = server.request("/sparql", "POST", body=(
+        b"SELECT DISTINCT ?g WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }"),
+        headers={"Content-Type": "application/sparql-query",
+                 "Accept": "application/sparql-results+json"})
+    assert resp.status == 200, resp.body
+    found = [row.get("g", {}).get("value") for row in json.loads(resp.body)["results"]["bindings"]]
+    return sorted(found, key=lambda g: g or "")
+
+
+@pytest.mark.parametrize("engine", ["oxigraph-serve", "virtuoso"])
+def test_graph_management_as_over_oxigraph(engine: str, request: pytest.FixtureRequest) -> None:
+    server, reset = request.getfixturevalue(
+        "oxigraph_w3c" if engine == "oxigraph-serve" else "virtuoso_w3c")
+    for operation, left in GRAPH_MANAGEMENT.items():
+        reset(server)
+        # two requests: over Virtuoso, one request cannot write the default graph and a GRAPH
+        _update(server, "INSERT DATA { <http://ex.org/a> <http://ex.org/p> 1 }")
+        _update(server, "INSERT DATA { GRAPH <http://ex.org/g1> { <http://ex.org/a> <http://ex.org/p> 2 } "
+                        "GRAPH <http://ex.org/g2> { <http://ex.org/b> <http://ex.org/p> 3 } }")
+        assert _graphs_left(server) == [None, "http://ex.org/g1", "http://ex.org/g2"]
+        _update(server, operation)
+        assert _graphs_left(server) == left, operation
