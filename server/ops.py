@@ -124,12 +124,16 @@ def _install(state: BlueprintSetupState) -> None:
 
 
 def served_release(service: Any) -> str | None:
-    """The name of the release a read-only pool serves now (a moved link followed), or
-    None when the served store is not a release."""
+    """The name of the release a read-only pool serves now (a moved link or release
+    pointer followed), or None when the served data is not a release: over a remote
+    engine, the release its pointer names (``kg publish``); else the release folder."""
     if not isinstance(service, ProcessPoolQueryService) or not service.read_only:
         return None
-    service.generation()  # follows a moved RELEASES/current
-    name = os.path.basename(str(service.status()["serving"]))
+    service.generation()  # follows a moved RELEASES/current or release pointer
+    status = service.status()
+    if service.remote:
+        return str(status.get("release") or "") or None
+    name = os.path.basename(str(status["serving"]))
     return name if RELEASE_NAME.match(name) else None
 
 

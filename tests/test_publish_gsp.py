@@ -99,12 +99,15 @@ def _answers_as_embedded(pointer: Path, store: KnowledgeStore) -> None:
 
 
 def _served_release(server: ServerProcess) -> str:
-    """The release the server answers from (over a remote engine, /healthz names it)."""
+    """The release the server answers from: each answer names it in KG-Release, as
+    /healthz does."""
     answer = server.request("/sparql?query=" + quote("ASK { ?s ?p ?o }"),
                             headers={"Accept": "application/sparql-results+json"})
     assert answer.status == 200, answer.body[:300]
     assert json.loads(answer.body)["boolean"] is True
-    return str(json.loads(server.request("/healthz").body)["release"])
+    name = str(json.loads(server.request("/healthz").body)["release"])
+    assert answer.header("KG-Release") == name  # what a client behind a balancer reads
+    return name
 
 
 def test_blue_green_over_the_graph_store_protocol(
