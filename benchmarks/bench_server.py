@@ -43,6 +43,11 @@ ratios measured within each round, their median and the worst round:
 - scholarkg RSS flat while dumps stream: max - min during the downloads <= 16 MB;
 - no point-query errors on any server.
 
+After the rounds, the **engine alone**: the same point-query mix through pyoxigraph in one
+thread of a process of its own (parse, evaluate, SPARQL JSON by the engine; no HTTP, no
+process boundary), CPU ms per query with the C library's malloc and with jemalloc: the
+floor under scholarkg's cache-off cost per query, beside Oxigraph's whole server.
+
 A JSON report goes to ``benchmarks/out/server-<N>.json`` (N: profile owners).
 Exit status: 0 when every target passes, 1 when one fails, 2 when the benchmark could
 not run. Every server and load-generator process is stopped at the end, on errors and
@@ -1231,6 +1236,59 @@ def run_round(index: int, tools: Tools, data: Dataset, args: argparse.Namespace,
     return this
 
 
+# --------------------------------------------------------------------------- engine alone
+
+#: run in a process of its own: the point-query mix through pyoxigraph in one thread,
+#: parsed, evaluated and written as SPARQL JSON by the engine, no HTTP, no IPC
+_ENGINE_ALONE = """
+import json, sys, time
+import pyoxigraph as ox
+store = ox.Store.read_only(sys.argv[1])
+queries = json.load(sys.stdin)
+json_format = ox.QueryResultsFormat.JSON
+for text in queries[:200]:
+    store.query(text).serialize(format=json_format)
+started = time.process_time()
+for text in queries:
+    store.query(text).serialize(format=json_format)
+print(json.dumps((time.process_time() - started) * 1000 / len(queries)))
+"""
+
+
+def engine_alone(data: Dataset, allocator: str | None, limit: int = 3000) -> float:
+    """CPU ms per point query of the engine alone: pyoxigraph in one thread of a process
+    of its own, over the benchmark's point-query mix (``limit`` queries), with ``allocator``
+    preloaded (None: the C library's malloc). What no server around the same engine
+    can go below: the floor of scholarkg's cache-off cost per query."""
+    queries = [point_query(template, person) for person in data.persons
+               for _, template in POINT_TEMPLATES][:limit]
+    env = dict(os.environ)
+    if allocator:
+        env["LD_PRELOAD"] = allocator
+    done = subprocess.run([sys.executable, "-c", _ENGINE_ALONE, str(data.store)],
+                          input=json.dumps(queries), capture_output=True, text=True,
+                          env=env, timeout=600, check=False)
+    if done.returncode != 0:
+        raise BenchmarkError(f"the engine-alone measurement failed: {done.stderr[-2000:]}")
+    return float(done.stdout.strip())
+
+
+def engine_alone_figures(data: Dataset) -> dict[str, Any]:
+    """The engine alone with the C library's malloc and with jemalloc (what kg serve's
+    executors preload when the system has it), median of three runs each."""
+    import ctypes.util
+
+    jemalloc = ctypes.util.find_library("jemalloc")
+    figures: dict[str, Any] = {
+        "system_malloc_cpu_ms_per_query": median(engine_alone(data, None) for _ in range(3))}
+    if jemalloc:
+        figures["jemalloc_cpu_ms_per_query"] = median(
+            engine_alone(data, jemalloc) for _ in range(3))
+    print("engine alone (pyoxigraph, one thread, no HTTP): " + ", ".join(
+        f"{k} {v:.3f}" for k, v in figures.items()), flush=True)
+    return figures
+
+
 # --------------------------------------------------------------------------- summary
 
 
@@ -1558,6 +1616,9 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> int:
     mismatches = _compare_answers(answers)
     summary = summarise(rounds, rdflib)
     summary["answer_mismatches"] = mismatches
+    summary["engine_alone"] = engine_alone_figures(data)
+    ox_cpu = summary["servers"]["oxigraph"]["point"]["server_cpu_ms_per_request"]
+    summary["engine_alone"]["oxigraph_server_cpu_ms_per_request"] = ox_cpu
     print()
     print(format_report(summary, data, args))
     if any(mismatches.values()):
