@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.measure import median  # noqa: E402
-from kg.publish import VirtuosoSlot, count_quads_in_file, publish_virtuoso  # noqa: E402
+from kg.storage.publish import VirtuosoSlot, count_quads_in_file, publish_virtuoso  # noqa: E402
 from tests import engine_fixtures  # noqa: E402
 from tests.engine_fixtures import ISQL, OXIGRAPH, VIRTUOSO, start_virtuosos  # noqa: E402
 

@@ -96,7 +96,7 @@ from bench_server import (  # noqa: E402
 )
 from measure import MB, CommandFailed, cpu_delta, median, tree_cpu_seconds, tree_rss  # noqa: E402
 
-from kg.publish import Published, PublishError, VirtuosoSlot, publish_virtuoso  # noqa: E402
+from kg.storage.publish import Published, PublishError, VirtuosoSlot, publish_virtuoso  # noqa: E402
 from tests import engine_fixtures  # noqa: E402
 
 OUT_DIR = BENCH_DIR / "out"

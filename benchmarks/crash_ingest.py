@@ -60,10 +60,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.generate_corpus import generate  # noqa: E402
-from kg.detect import iter_input_files  # noqa: E402
 from kg.ingest import LOAD_THREADS, Ingestor  # noqa: E402
-from kg.iris import IriMinter  # noqa: E402
-from kg.store import KnowledgeStore  # noqa: E402
+from kg.mapping.iris import IriMinter  # noqa: E402
+from kg.parse.detect import iter_input_files  # noqa: E402
+from kg.storage.store import KnowledgeStore  # noqa: E402
 
 OUT_DIR = BENCH_DIR / "out"
 EPOCH = "1795262400"  # 2026-11-21T12:00:00Z

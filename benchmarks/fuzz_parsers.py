@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import hostile_documents as hd  # noqa: E402
-from kg.store import KnowledgeStore  # noqa: E402
+from kg.storage.store import KnowledgeStore  # noqa: E402
 
 OUT_DIR = BENCH_DIR / "out"
 KG = [sys.executable, "-m", "kg.cli"]

@@ -35,14 +35,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.generate_corpus import iter_documents
-from kg.detect import read_documents
 from kg.errors import DocumentError
 from kg.ingest import _data_block
-from kg.iris import IriMinter
-from kg.mapper import map_document
-from kg.ntriples import iri
-from kg.records import SourceDocument
-from kg.store import KnowledgeStore
+from kg.mapping.iris import IriMinter
+from kg.mapping.mapper import map_document
+from kg.output.ntriples import iri
+from kg.parse.detect import read_documents
+from kg.parse.records import SourceDocument
+from kg.storage.store import KnowledgeStore
 
 AS_OF = dt.date(2026, 11, 21)
 INGESTED_AT = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)

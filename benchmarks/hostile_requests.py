@@ -257,7 +257,7 @@ TRAVERSALS = (
     "/id/../../etc/passwd", "/id/..%2f..%2fetc%2fpasswd", "/id/%2e%2e/%2e%2e/etc/passwd",
     "/id/%252e%252e/etc/passwd", "/id/..\\..\\etc\\passwd", "/id/person/%00", "/id/%c0%ae%c0%ae/x",
     "/id/person/..%2f..%2f..%2fpyproject.toml", "/static/../../pyproject.toml",
-    "/static/..%2f..%2fpyproject.toml", "/static/%2e%2e/%2e%2e/kg/store.py",
+    "/static/..%2f..%2fpyproject.toml", "/static/%2e%2e/%2e%2e/kg/storage/store.py",
     "/static/..%5c..%5cpyproject.toml", "/ns/../README.md", "/ns/..%2f..%2fREADME.md",
     "/../../../etc/passwd", "//etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/.git/config",
     "/dumps/%2e%2e%2f%2e%2e%2fserver%2fsettings.py", "/id/person/x%2f..%2f..%2f..%2fetc%2fpasswd",

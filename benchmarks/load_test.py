@@ -75,7 +75,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import served_store  # noqa: E402
 from benchmarks.measure import MB, percentile, tree_processes, tree_rss  # noqa: E402
-from kg.store import KnowledgeStore  # noqa: E402
+from kg.storage.store import KnowledgeStore  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from tests.server_fixtures import ServerProcess  # noqa: E402
 

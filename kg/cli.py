@@ -14,8 +14,8 @@ import click
 from tqdm import tqdm
 
 from kg.errors import KgError
-from kg.formats import RDF_FORMATS, RESULT_FORMATS
-from kg.iris import DEFAULT_BASE_IRI, IriMinter
+from kg.mapping.iris import DEFAULT_BASE_IRI, IriMinter
+from kg.output.formats import RDF_FORMATS, RESULT_FORMATS
 
 STORE_OPTION = click.option(
     "--store", "store_dir", default="store", show_default=True, envvar="KG_STORE",
@@ -98,9 +98,9 @@ def ingest(paths: tuple[Path, ...], as_of: dt.date, store_dir: Path, base_iri: s
     """
     import os
 
-    from kg.detect import scan_inputs
     from kg.ingest import Ingestor
     from kg.parallel import map_files
+    from kg.parse.detect import scan_inputs
 
     scan = scan_inputs(paths)
     for skipped, why in scan.skipped:
@@ -168,7 +168,7 @@ def link(file: Path, store_dir: Path, base_iri: str) -> None:
     file is the link set <base>linkset/<file stem>; loading a new version replaces it.
     Rejected rows are reported with their line and left out; exits 1 if any was.
     """
-    from kg.linksets import load_linkset
+    from kg.mapping.linksets import load_linkset
 
     store = _open(store_dir)
     try:
@@ -225,7 +225,7 @@ def export(store_dir: Path, base_iri: str, out_dir: Path, release: str | None,
     it: the quads removed and added (scholarkg-<old>-to-<new>.removed.nq.gz, .added.nq.gz,
     .changes.json), which 'kg apply-changes' applies to a store holding the earlier release.
     """
-    from kg.export import export_store
+    from kg.output.export import export_store
 
     store = _open(store_dir, read_only=True)
     bar = _QuadProgress(progress)
@@ -257,7 +257,7 @@ def apply_changes(changes: Path, store_dir: Path, progress: bool | None) -> None
     (its quads' SHA-256 is checked against the change set's) or a file does not match
     its checksum. A store already at the change set's result is left as it is.
     """
-    from kg.changes import apply_change_set
+    from kg.output.changes import apply_change_set
 
     if not store_dir.is_dir():
         raise click.ClickException(f"no store at {store_dir}: load the base release first")
@@ -296,7 +296,7 @@ def release(store_dir: Path, releases_dir: Path, keep: int, optimize: bool) -> N
     RELEASES/current switches to the new release without failing a request. Run it
     between ingests, never during one.
     """
-    from kg.release import publish_release
+    from kg.storage.release import publish_release
 
     try:
         made = publish_release(store_dir, releases_dir, keep=keep, optimize=optimize)
@@ -336,8 +336,8 @@ def optimize(store_dir: Path) -> None:
 
 
 def _engine_options(func):  # type: ignore[no-untyped-def]
-    """One click option per engine setting (flags and KG_ENGINE* env; see kg.engine)."""
-    from kg.engine import ENGINE_SETTINGS
+    """One click option per engine setting (flags and KG_ENGINE* env; see kg.storage.engine)."""
+    from kg.storage.engine import ENGINE_SETTINGS
 
     for setting in reversed(ENGINE_SETTINGS):
         if setting.secret:
@@ -352,7 +352,7 @@ def _engine_options(func):  # type: ignore[no-untyped-def]
 
 def _open_engine(store_dir: Path, options: dict[str, object]):  # type: ignore[no-untyped-def]
     """The embedded store, or the remote engine the KG_ENGINE* settings name."""
-    from kg.engine import EngineSettings, open_engine
+    from kg.storage.engine import EngineSettings, open_engine
 
     try:
         settings = EngineSettings.from_sources(overrides=options)
@@ -383,7 +383,7 @@ def query(sparql: str, store_dir: Path, base_iri: str, format_name: str | None,
     Turtle and TriG declare only the prefixes they use, and write the graph's own IRIs
     with a prefix per kind (person:, paper:, ...) under --base-iri.
     """
-    from kg.vocab import PREFIXES
+    from kg.mapping.vocab import PREFIXES
 
     if sparql.startswith("@"):
         sparql = Path(sparql[1:]).read_text(encoding="utf-8")
@@ -419,7 +419,7 @@ def validate(store_dir: Path, named_graphs: bool, **engine: object) -> None:
     A store built before 2026-12-07 (authorships with schema:author) is reported as such,
     with how to rebuild or migrate it, and exits 1.
     """
-    from kg.migrations import OLD_MODEL_MESSAGE, old_model_authorships
+    from kg.mapping.migrations import OLD_MODEL_MESSAGE, old_model_authorships
     from kg.validate import validate_store
 
     store = _open_engine(store_dir, engine)
@@ -480,7 +480,7 @@ def stats(store_dir: Path, **engine: object) -> None:
 @click.option("--slots", "slots_file", required=True, envvar="KG_PUBLISH_SLOTS",
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JSON file naming the two engine instances that take turns and their "
-                   "kind (env KG_PUBLISH_SLOTS; see kg.publish).")
+                   "kind (env KG_PUBLISH_SLOTS; see kg.storage.publish).")
 @click.option("--pointer", required=True, envvar="KG_ENGINE_RELEASE",
               type=click.Path(dir_okay=False, path_type=Path),
               help="The release pointer readers follow (env KG_ENGINE_RELEASE).")
@@ -500,8 +500,8 @@ def publish(release_file: Path, engine_kind: str | None, slots_file: Path, point
     """
     import os
 
-    from kg.publish import GspSlot, Slot, idle_slot, read_slots
-    from kg.publish import publish as publish_release_into
+    from kg.storage.publish import GspSlot, Slot, idle_slot, read_slots
+    from kg.storage.publish import publish as publish_release_into
 
     password = os.environ.get("KG_ENGINE_PASSWORD", "")
     slots: dict[str, Slot] = {}
@@ -573,7 +573,7 @@ def serve(**options: object) -> None:
 
 
 def _open(store_dir: Path, *, read_only: bool = False):
-    from kg.store import KnowledgeStore
+    from kg.storage.store import KnowledgeStore
 
     try:
         store = KnowledgeStore.open(store_dir, read_only=read_only)

@@ -13,7 +13,7 @@ that is the merged, current knowledge graph:
   named graph :meth:`IriMinter.author_links`).
 - one value of each single-valued paper property (title, abstract, date, category,
   score, byline), chosen from the current documents' printings by
-  :mod:`kg.single_values`, whatever the ingest order.
+  :mod:`kg.mapping.single_values`, whatever the ingest order.
 
 Re-ingesting identical bytes changes nothing. Each document is written in one
 transaction, so a reader or a crash never sees half of one.
@@ -33,16 +33,16 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from kg.errors import DocumentError
-from kg.iris import IriMinter
-from kg.mapper import MappedDocument, bylines_tsv, map_document
-from kg.migrations import check_authorship_model
-from kg.names import person_key
-from kg.ntriples import XSD_DATE, Triple, iri, quad_line, typed
-from kg.records import SourceDocument
-from kg.results_io import nt_term
-from kg.single_values import NAME, RULES, Printing, choose
-from kg.store import KnowledgeStore
-from kg.vocab import PERSON_METRICS, PREFIXES
+from kg.mapping.iris import IriMinter
+from kg.mapping.mapper import MappedDocument, bylines_tsv, map_document
+from kg.mapping.migrations import check_authorship_model
+from kg.mapping.names import person_key
+from kg.mapping.single_values import NAME, RULES, Printing, choose
+from kg.mapping.vocab import PERSON_METRICS, PREFIXES
+from kg.output.ntriples import XSD_DATE, Triple, iri, quad_line, typed
+from kg.output.results_io import nt_term
+from kg.parse.records import SourceDocument
+from kg.storage.store import KnowledgeStore
 
 _S = PREFIXES["schema"]
 _SKG = PREFIXES["skg"]
@@ -470,7 +470,7 @@ class Ingestor:
     # one value per single-valued paper property ------------------------------------
     def _single_values(self) -> None:
         """One value of each single-valued paper property in the default graph
-        (:data:`kg.single_values.RULES`), whatever documents were ingested in what order.
+        (:data:`kg.mapping.single_values.RULES`), whatever documents were ingested in what order.
 
         Two current documents may print one paper differently (a title in other case, a
         shortened abstract, another date). The rule of each property picks one value from

@@ -18,10 +18,10 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from kg.detect import read_documents
 from kg.errors import DocumentError, KgError
-from kg.iris import IriMinter
-from kg.mapper import MappedDocument, map_document
+from kg.mapping.iris import IriMinter
+from kg.mapping.mapper import MappedDocument, map_document
+from kg.parse.detect import read_documents
 
 _settings: dict[str, object] = {}
 

@@ -3,7 +3,7 @@
 Pure functions and a small in-memory name index; the web service
 (``server/pages/reconcile.py``) feeds them rows it read with SPARQL.
 
-Names are compared with the identity keys of :mod:`kg.names` (a person's key folds
+Names are compared with the identity keys of :mod:`kg.mapping.names` (a person's key folds
 case, accents, punctuation and "Last, First" order; a title's key folds case and
 spacing), so a query with the same key as an entity's name is an *exact* match and
 scores 100. Anything else scores by token overlap, below 100:
@@ -33,9 +33,9 @@ from decimal import Decimal, InvalidOperation
 from difflib import SequenceMatcher
 from typing import Any
 
-from kg.identifiers import IdentifierError, canonical_iri, check, parse_target
-from kg.names import person_key, title_key
-from kg.vocab import SCHEMA_IRI
+from kg.mapping.identifiers import IdentifierError, canonical_iri, check, parse_target
+from kg.mapping.names import person_key, title_key
+from kg.mapping.vocab import SCHEMA_IRI
 
 PERSON = "Person"
 PAPER = "ScholarlyArticle"

@@ -4,7 +4,7 @@ What the dataset page, the VoID description and ``kg stats`` show (counts, entit
 class, papers by year and by category, the persons with most papers, owl:sameAs links
 per target dataset) takes whole-store aggregations (15 s at 10,000 profiles, growing with
 the graph). They are computed once, when a release is made (``kg release``, see
-:mod:`kg.release`), and written next to the data as ``STORE/kg-stats.json``, stamped
+:mod:`kg.storage.release`), and written next to the data as ``STORE/kg-stats.json``, stamped
 with the store's *stamp*: the name, size and modification time of every RocksDB file
 in the directory (:func:`store_stamp`). Any process that opens a store read-write
 (even without writing) writes a new MANIFEST and OPTIONS file, so the stamp changes;
@@ -39,10 +39,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kg.identifiers import TARGET_DATASETS
-from kg.ntriples import literal
-from kg.store import KnowledgeStore
-from kg.vocab import PREFIXES
+from kg.mapping.identifiers import TARGET_DATASETS
+from kg.mapping.vocab import PREFIXES
+from kg.output.ntriples import literal
+from kg.storage.store import KnowledgeStore
 
 #: the statistics file in a store (or release) directory
 STATS_FILE = "kg-stats.json"

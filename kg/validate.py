@@ -8,7 +8,7 @@ from pathlib import Path
 import pyshacl
 from rdflib import Graph
 
-from kg.store import KnowledgeStore
+from kg.storage.store import KnowledgeStore
 
 SHAPES_PATH = Path(__file__).resolve().parent.parent / "ontology" / "shapes.ttl"
 ONTOLOGY_PATH = Path(__file__).resolve().parent.parent / "ontology" / "scholarkg.ttl"

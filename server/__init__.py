@@ -1,4 +1,4 @@
-"""The scholarkg web server: a Flask app over a :class:`kg.store.KnowledgeStore`.
+"""The scholarkg web server: a Flask app over a :class:`kg.storage.store.KnowledgeStore`.
 
 Nothing opens a store or builds an app at import time; :func:`create_app` does.
 """
@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.sansio.utils import get_current_url
 from werkzeug.utils import cached_property
 
-from kg.store import KnowledgeStore
+from kg.storage.store import KnowledgeStore
 from server.settings import Settings
 from server.sparql.service import InProcessQueryService, QueryService
 from server.web.errors import register_error_handlers

@@ -1,6 +1,6 @@
 """Operational endpoints: /healthz and Prometheus /metrics; the ``KG-Release`` header.
 
-A server serving a release (``kg serve --store RELEASES/current``, :mod:`kg.release`) names
+A server serving a release (``kg serve --store RELEASES/current``, :mod:`kg.storage.release`) names
 it on every answer in ``KG-Release`` (``20261122T054512Z-7``): the release served when the
 answer was made, after looking at where the link points now (one ``stat``). Behind a load
 balancer a client reads it to see which release answered (docs/operations.md, "Replicas").
@@ -30,7 +30,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from kg.release import RELEASE_NAME
+from kg.storage.release import RELEASE_NAME
 from server.sparql.executor import ProcessPoolQueryService, job_runner, run_job
 from server.sparql.fair_share import fair_share_for
 from server.web.errors import ApiError

@@ -26,7 +26,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from kg.store_lock import serving
+from kg.storage.store_lock import serving
 from server.settings import Settings
 
 
@@ -148,9 +148,9 @@ def serve(settings: Settings) -> None:
 
     A store served read-only under its own name (not a symlink such as
     ``RELEASES/current``, whose executors mark the release they have open) stays
-    marked served for the server's whole life (:func:`kg.store_lock.serving`): every
+    marked served for the server's whole life (:func:`kg.storage.store_lock.serving`): every
     process that would write it is refused, even while no executor has it open. Raises
-    :class:`kg.store_lock.StoreInUseError` when a writer has it open now. Over a remote
+    :class:`kg.storage.store_lock.StoreInUseError` when a writer has it open now. Over a remote
     engine (``KG_ENGINE=remote``) there is no store directory, and no lock.
     """
     from server.shared_state import prepare

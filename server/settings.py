@@ -5,8 +5,9 @@ Each setting has a name, a default, a type and help text. The same table feeds
 and a test that every setting is documented.
 
 The engine the server reads (``KG_ENGINE*``: embedded store or remote SPARQL engine) is
-:class:`kg.engine.EngineSettings`, declared in :data:`kg.engine.ENGINE_SETTINGS` and read
-by the same rules (the README's engine table); it is ``Settings.engine``.
+:class:`kg.storage.engine.EngineSettings`, declared in
+:data:`kg.storage.engine.ENGINE_SETTINGS` and read by the same rules (the README's engine
+table); it is ``Settings.engine``.
 
 >>> s = Settings.from_sources(env={"KG_QUERY_TIMEOUT_S": "5"}, overrides={"port": 9000})
 >>> s.query_timeout_s, s.port
@@ -20,8 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from kg.engine import ENGINE_SETTINGS, EngineSettings
-from kg.iris import DEFAULT_BASE_IRI
+from kg.mapping.iris import DEFAULT_BASE_IRI
+from kg.storage.engine import ENGINE_SETTINGS, EngineSettings
 
 
 class Setting(NamedTuple):

@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from kg.store_lock import process_alive
+from kg.storage.store_lock import process_alive
 from server.sparql.fair_share import TABLE_BYTES, TABLE_ENV
 
 PREFIX = "kg-serve-"

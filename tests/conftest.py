@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kg.store import KnowledgeStore
+from kg.storage.store import KnowledgeStore
 from tests.sample_data import EXAMPLES, build_store, shared_dir
 
 

@@ -6,10 +6,10 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from kg.detect import iter_input_files, read_documents
 from kg.ingest import Ingestor
-from kg.iris import IriMinter
-from kg.store import KnowledgeStore
+from kg.mapping.iris import IriMinter
+from kg.parse.detect import iter_input_files, read_documents
+from kg.storage.store import KnowledgeStore
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "profiles"

@@ -16,7 +16,7 @@ from flask import Flask
 from pyld import jsonld
 from rdflib import Graph
 
-from kg.store import KnowledgeStore
+from kg.storage.store import KnowledgeStore
 from server import create_app
 
 GRAPH = Path(__file__).parent / "data" / "server" / "graph.trig"

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 
-from kg.store import KnowledgeStore
+from kg.storage.store import KnowledgeStore
 from server import create_app
 
 ROOT = Path(__file__).resolve().parents[1]

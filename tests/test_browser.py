@@ -368,7 +368,7 @@ SAMPLE_DUMP = Path(__file__).parent.parent / "exports"
 def sample_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, int]]:
     """The bundled sample (the committed N-Quads dump) with no result cap, and the number
     of triples in its default graph."""
-    from kg.store import KnowledgeStore
+    from kg.storage.store import KnowledgeStore
 
     dump = sorted(SAMPLE_DUMP.glob("scholarkg-*.nq.gz"))[-1]
     store = KnowledgeStore.open(None)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kg.export import export_store
-from kg.store import KnowledgeStore
+from kg.output.export import export_store
+from kg.storage.store import KnowledgeStore
 from tests.sample_data import BASE, ROOT
 
 

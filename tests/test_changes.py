@@ -13,14 +13,14 @@ import pytest
 from click.testing import CliRunner
 from rdflib import Graph
 
-from kg.changes import ChangeSetError, apply_change_set, apply_to_lines
 from kg.cli import main
-from kg.detect import iter_input_files, read_documents
 from kg.errors import KgError
-from kg.export import export_store, nquads_sha256
 from kg.ingest import Ingestor
-from kg.iris import IriMinter
-from kg.store import KnowledgeStore
+from kg.mapping.iris import IriMinter
+from kg.output.changes import ChangeSetError, apply_change_set, apply_to_lines
+from kg.output.export import export_store, nquads_sha256
+from kg.parse.detect import iter_input_files, read_documents
+from kg.storage.store import KnowledgeStore
 from tests.sample_data import BASE, EXAMPLES, INGESTED_AT, build_store
 
 LATER = dt.date(2026, 12, 1)

@@ -139,7 +139,7 @@ def test_ingest_runs_compactions_at_the_lowest_priority(runner, tmp_path, monkey
     starts at 19 (a process may not raise its priority again), and the other threads must
     simply stay where they were.
     """
-    from kg.store import KnowledgeStore
+    from kg.storage.store import KnowledgeStore
 
     level = os.getpriority(os.PRIO_PROCESS, 0)
 
@@ -179,7 +179,7 @@ def test_ingest_reports_the_time_of_each_phase(runner, tmp_path) -> None:
 
 
 def _nquads(store_dir: Path) -> list[str]:
-    from kg.store import KnowledgeStore
+    from kg.storage.store import KnowledgeStore
 
     store = KnowledgeStore.open(store_dir, read_only=True)
     try:
@@ -209,7 +209,7 @@ def test_optimize_without_a_store_is_a_clear_error(runner, tmp_path) -> None:
 @pytest.mark.parametrize("flag, compacted", [("--optimize", 1), ("--no-optimize", 0), (None, 0)])
 def test_release_compacts_the_working_store_when_asked(runner, tmp_path, monkeypatch,
                                                        flag, compacted) -> None:
-    from kg.store import KnowledgeStore
+    from kg.storage.store import KnowledgeStore
 
     calls: list[Path | None] = []
     optimize = KnowledgeStore.optimize
@@ -268,7 +268,7 @@ DELETE { ?a skg:person ?p } INSERT { ?a schema:author ?p } WHERE { ?a skg:person
 
 
 def _update(store: Path, sparql: str) -> None:
-    from kg.store import KnowledgeStore
+    from kg.storage.store import KnowledgeStore
 
     opened = KnowledgeStore.open(store)
     opened.update(sparql)
@@ -277,7 +277,7 @@ def _update(store: Path, sparql: str) -> None:
 
 
 def test_a_store_of_the_old_authorship_model_is_reported_and_migrates(runner, tmp_path) -> None:
-    from kg.migrations import MIGRATE_AUTHORSHIPS
+    from kg.mapping.migrations import MIGRATE_AUTHORSHIPS
 
     store = tmp_path / "store"
     assert _ingest(runner, store, EXAMPLES).exit_code == 0

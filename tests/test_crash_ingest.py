@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import crash_ingest as ci  # noqa: E402
-from kg.store import KnowledgeStore  # noqa: E402
+from kg.storage.store import KnowledgeStore  # noqa: E402
 
 BATCH_QUADS = 2000
 PROFILES = 40
@@ -125,7 +125,7 @@ def test_a_worker_dying_between_results_is_reported_not_raised_raw(tmp_path: Pat
 
     from benchmarks.generate_corpus import generate
     from kg.errors import KgError
-    from kg.iris import DEFAULT_BASE_IRI
+    from kg.mapping.iris import DEFAULT_BASE_IRI
     from kg.parallel import map_files
 
     generate(40, tmp_path / "corpus", seed=9)

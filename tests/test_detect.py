@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kg.detect import iter_input_files, read_documents
 from kg.errors import DocumentError
-from kg.records import SourceDocument
+from kg.parse.detect import iter_input_files, read_documents
+from kg.parse.records import SourceDocument
 
 DATA = Path(__file__).parent / "data" / "parsing"
 AS_OF = dt.date(2026, 11, 21)

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from werkzeug.test import TestResponse
 
-from kg.vocab import PREFIXES
+from kg.mapping.vocab import PREFIXES
 from tests.server_app import BASE, load_store, make_app, parse_jsonld
 
 VOID = Namespace(PREFIXES["void"])

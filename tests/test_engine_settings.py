@@ -9,13 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 from kg.cli import main
-from kg.engine import ENGINE_SETTINGS, EngineSettings, markdown_table
+from kg.storage.engine import ENGINE_SETTINGS, EngineSettings, markdown_table
 from tests.sample_data import ROOT
 
 
 def test_readme_carries_the_engine_settings_table() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert markdown_table() in readme, "regenerate: python -c 'from kg.engine import markdown_table; print(markdown_table())'"
+    assert markdown_table() in readme, "regenerate: python -c 'from kg.storage.engine import markdown_table; print(markdown_table())'"
 
 
 def test_the_decision_names_every_variable() -> None:
@@ -75,8 +75,8 @@ def test_publish_needs_a_password_and_a_release_file(tmp_path) -> None:
 
 
 def test_release_id_of_the_embedded_store_follows_the_current_link(tmp_path) -> None:
-    from kg.engine import release_id
-    from kg.store import KnowledgeStore
+    from kg.storage.engine import release_id
+    from kg.storage.store import KnowledgeStore
 
     KnowledgeStore.open(tmp_path / "2026-11-21").flush()
     (tmp_path / "current").symlink_to(tmp_path / "2026-11-21")

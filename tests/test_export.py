@@ -13,8 +13,8 @@ from pyld import jsonld
 from rdflib import Dataset, Graph
 from rdflib.compare import isomorphic
 
-from kg.export import export_store
-from kg.store import KnowledgeStore
+from kg.output.export import export_store
+from kg.storage.store import KnowledgeStore
 from kg.validate import validate_graph
 from tests.sample_data import BASE, EXAMPLES, build_store
 

@@ -283,8 +283,8 @@ def test_distinct_papers_have_distinct_title_keys() -> None:
 
 
 def test_project_parser_reads_every_generated_document(tmp_path: Path) -> None:
-    from kg.detect import read_documents
     from kg.errors import DocumentError
+    from kg.parse.detect import read_documents
 
     gc.generate(200, tmp_path, seed=11, as_of=AS_OF)
     files = sorted(tmp_path.rglob("*.txt"))

@@ -28,13 +28,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import hostile_documents as hd  # noqa: E402
-from kg.detect import read_documents  # noqa: E402
 from kg.errors import DocumentError  # noqa: E402
 from kg.ingest import Ingestor  # noqa: E402
-from kg.iris import IriMinter  # noqa: E402
-from kg.ntriples import is_valid_iri  # noqa: E402
-from kg.records import SourceDocument  # noqa: E402
-from kg.store import KnowledgeStore  # noqa: E402
+from kg.mapping.iris import IriMinter  # noqa: E402
+from kg.output.ntriples import is_valid_iri  # noqa: E402
+from kg.parse.detect import read_documents  # noqa: E402
+from kg.parse.records import SourceDocument  # noqa: E402
+from kg.storage.store import KnowledgeStore  # noqa: E402
 
 AS_OF = hd.AS_OF
 FAST = settings(max_examples=120, deadline=None, database=None,
@@ -175,8 +175,8 @@ def test_a_doi_too_long_for_an_iri_is_a_document_error(tmp_path: Path) -> None:
 
 
 def test_the_record_schema_limits_names_like_the_text_layouts() -> None:
-    from kg.parse_jsonl import load_profile_schema
-    from kg.parse_profile_page import MAX_NAME_LENGTH
+    from kg.parse.jsonl import load_profile_schema
+    from kg.parse.profile_page import MAX_NAME_LENGTH
 
     assert load_profile_schema()["properties"]["name"]["maxLength"] == MAX_NAME_LENGTH
 

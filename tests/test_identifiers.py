@@ -9,10 +9,9 @@ import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, VOID
 
-from kg.detect import read_documents
 from kg.errors import DocumentError
-from kg.export import export_store
-from kg.identifiers import (
+from kg.ingest import Ingestor
+from kg.mapping.identifiers import (
     IdentifierError,
     canonical_iri,
     check,
@@ -20,10 +19,11 @@ from kg.identifiers import (
     parse_target,
     target_dataset,
 )
-from kg.ingest import Ingestor
-from kg.iris import IriMinter
-from kg.parse_jsonl import parse_jsonl
-from kg.store import KnowledgeStore
+from kg.mapping.iris import IriMinter
+from kg.output.export import export_store
+from kg.parse.detect import read_documents
+from kg.parse.jsonl import parse_jsonl
+from kg.storage.store import KnowledgeStore
 from kg.validate import validate_store
 from tests.sample_data import AS_OF, BASE, INGESTED_AT
 

@@ -11,10 +11,10 @@ from decimal import Decimal
 import pytest
 
 from kg.ingest import Ingestor
-from kg.iris import IriMinter
-from kg.mapper import MappedDocument
-from kg.records import Metrics, Paper, Profile, SourceDocument
-from kg.store import KnowledgeStore
+from kg.mapping.iris import IriMinter
+from kg.mapping.mapper import MappedDocument
+from kg.parse.records import Metrics, Paper, Profile, SourceDocument
+from kg.storage.store import KnowledgeStore
 
 BASE = "https://example.org/id/"
 SHARED = "Learning to Share: A Paper on Two Profiles"
@@ -205,7 +205,7 @@ def test_packed_documents_give_the_same_dataset() -> None:
     """Documents as worker processes send them (packed: N-Quads and text, not tuples) give
     what the documents themselves give, further snapshots of a person included (newer,
     older, and in a second run into a store that holds the person)."""
-    from kg.mapper import map_document
+    from kg.mapping.mapper import map_document
 
     at = dt.datetime(2026, 11, 21, tzinfo=dt.UTC)
     first = [*_four_docs(), doc("Ada Byron", "2026-10-01", (paper("Early", "Ada Byron"),))]
@@ -333,8 +333,8 @@ def test_batch_size_must_stay_below_the_loader_step() -> None:
 def _generated_dataset(folder, monkeypatch: pytest.MonkeyPatch, *, from_store: bool):
     """A generated corpus ingested into an empty store; ``from_store`` makes the author-link
     pass read the store (as for a store that held documents) instead of the run's file."""
-    from kg.detect import iter_input_files
     from kg.parallel import map_files
+    from kg.parse.detect import iter_input_files
 
     with monkeypatch.context() as patch:
         if from_store:
@@ -381,7 +381,7 @@ def test_a_later_snapshot_in_a_first_run_makes_the_link_pass_read_the_store(
 def _ambiguous_docs() -> list[SourceDocument]:
     """Two persons named Ada Byron (told apart by ORCID), a Carl Gauss whose profile prints
     his name two ways, and bylines naming each of them on someone else's paper."""
-    from kg.records import Identifier
+    from kg.parse.records import Identifier
 
     def with_orcid(d: SourceDocument, orcid: str) -> SourceDocument:
         profile = dataclasses.replace(d.profile, identifiers=(Identifier("orcid", orcid),))

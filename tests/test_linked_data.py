@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from rdflib import Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 
-from kg.vocab import PREFIXES
+from kg.mapping.vocab import PREFIXES
 from tests.server_app import (
     ARXIV_PAPER,
     BASE,

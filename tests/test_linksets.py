@@ -13,13 +13,13 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, VOID, XSD
 
 from kg.cli import main
-from kg.detect import read_documents
-from kg.export import export_store
 from kg.ingest import Ingestor
-from kg.iris import IriMinter
-from kg.linksets import LinkFileError, linkset_name, load_linkset, read_link_table
-from kg.parse_jsonl import parse_jsonl
-from kg.store import KnowledgeStore
+from kg.mapping.iris import IriMinter
+from kg.mapping.linksets import LinkFileError, linkset_name, load_linkset, read_link_table
+from kg.output.export import export_store
+from kg.parse.detect import read_documents
+from kg.parse.jsonl import parse_jsonl
+from kg.storage.store import KnowledgeStore
 from kg.validate import validate_store
 from tests.sample_data import AS_OF, BASE, EXAMPLES, INGESTED_AT
 

@@ -2,7 +2,7 @@
 
 Each test holds a fast path (``literal()``'s escaping, ``MappedDocument.nquads()``, terms
 written once per document, the control-character screen and layout check of
-:mod:`kg.detect`) against a plain reference: the code as it was before, or its rule
+:mod:`kg.parse.detect`) against a plain reference: the code as it was before, or its rule
 written out here.
 """
 
@@ -21,11 +21,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kg import detect, iris
-from kg.detect import read_documents
 from kg.errors import DocumentError
-from kg.iris import IriMinter
-from kg.mapper import (
+from kg.mapping import iris
+from kg.mapping.iris import IriMinter
+from kg.mapping.mapper import (
     _FALSE,
     _TRUE,
     MappedDocument,
@@ -33,10 +32,12 @@ from kg.mapper import (
     _position_term,
     map_document,
 )
-from kg.ntriples import XSD_BOOLEAN, XSD_INTEGER, iri, literal, quad_line, typed
-from kg.parse_jsonl import parse_jsonl
-from kg.parse_profile_page import parse_profile_page, split_lines
-from kg.records import Identifier, Metrics, Paper, Profile, SourceDocument
+from kg.output.ntriples import XSD_BOOLEAN, XSD_INTEGER, iri, literal, quad_line, typed
+from kg.parse import detect
+from kg.parse.detect import read_documents
+from kg.parse.jsonl import parse_jsonl
+from kg.parse.profile_page import parse_profile_page, split_lines
+from kg.parse.records import Identifier, Metrics, Paper, Profile, SourceDocument
 
 AS_OF = dt.date(2026, 11, 21)
 INGESTED_AT = dt.datetime(2026, 12, 1, 12, 34, 56, tzinfo=dt.UTC)
@@ -226,7 +227,7 @@ def test_nquads_of_generated_documents(name: str, titles: list[str], authors: li
 #: SHA-256 over the crafted documents' N-Quads and MappedDocument fields, as the mapper wrote
 #: them before the speed-ups (commit 6b74522, computed with that commit's kg/), with the one
 #: change of the data model of 2026-12-07: an authorship's person is skg:person, not
-#: schema:author (with kg.mapper._PERSON set back to schema:author the digest was
+#: schema:author (with kg.mapping.mapper._PERSON set back to schema:author the digest was
 #: ef0c830338116b8aa1614b48e94ed4766dbe60964b36843399382034f8d5cec2, the value before).
 #: A change here is a change of the mapping contract, never a speed-up.
 GOLDEN = "935a2caa9035d9eadd2ef7f56a46c22f9acd8008ba63b9bb2f00ccee18899418"
@@ -266,7 +267,7 @@ def test_shared_terms_are_described_once_but_named_by_every_paper() -> None:
     assert names == {literal("arXiv.org AI"), literal("arxiv.org  ai")}
 
 
-# --- kg.detect ------------------------------------------------------------------------------
+# --- kg.parse.detect ------------------------------------------------------------------------------
 
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 

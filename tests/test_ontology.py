@@ -1,7 +1,7 @@
 """The ontology files: the OWL vocabulary, the SHACL shapes and the JSON-LD context.
 
 They are public contract (docs/decisions/0001-vocabulary.md); these tests keep them in step
-with kg.vocab and with each other.
+with kg.mapping.vocab and with each other.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from rdflib import RDF, RDFS, XSD, BNode, Graph, Literal, Namespace, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import FOAF, OWL, SH
 
-from kg.vocab import PREFIXES, SKG, SKG_IRI, SKG_TERMS, Term, expand
+from kg.mapping.vocab import PREFIXES, SKG, SKG_IRI, SKG_TERMS, Term, expand
 
 ONTOLOGY_DIR = Path(__file__).resolve().parent.parent / "ontology"
 ONTOLOGY = ONTOLOGY_DIR / "scholarkg.ttl"

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from pyshacl import validate
 from rdflib import Graph
 
-from kg.store import KnowledgeStore
+from kg.storage.store import KnowledgeStore
 from server.pages.query_page import EXAMPLES
 from tests.server_app import (
     ARXIV_PAPER,

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kg.errors import DocumentError
-from kg.parse_collaborating_authors import parse_collaborating_authors
-from kg.records import Paper, Profile
+from kg.parse.collaborating_authors import parse_collaborating_authors
+from kg.parse.records import Paper, Profile
 
 DATA = Path(__file__).parent / "data" / "parsing"
 NBSP = "\u00a0"

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from kg.errors import DocumentError
-from kg.parse_jsonl import load_profile_schema, parse_jsonl
-from kg.records import Identifier, Metrics, Paper, Profile, SourceDocument
+from kg.parse.jsonl import load_profile_schema, parse_jsonl
+from kg.parse.records import Identifier, Metrics, Paper, Profile, SourceDocument
 
 DATA = Path(__file__).parent / "data" / "parsing"
 AS_OF = dt.date(2026, 11, 21)

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kg.errors import DocumentError
-from kg.parse_profile_page import (
+from kg.parse.profile_page import (
     DATE_LINE,
     LineCursor,
     code_repositories,
@@ -21,7 +21,7 @@ from kg.parse_profile_page import (
     split_byline,
     split_lines,
 )
-from kg.records import Metrics, Paper, Profile
+from kg.parse.records import Metrics, Paper, Profile
 
 DATA = Path(__file__).parent / "data" / "parsing"
 AS_OF = dt.date(2026, 11, 21)

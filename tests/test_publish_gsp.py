@@ -22,10 +22,10 @@ import pytest
 from click.testing import CliRunner
 
 from kg.cli import main
-from kg.engine import EngineSettings
-from kg.publish import PublishError, publish_gsp, read_slots
-from kg.remote_engine import RemoteEngine
-from kg.store import KnowledgeStore
+from kg.storage.engine import EngineSettings
+from kg.storage.publish import PublishError, publish_gsp, read_slots
+from kg.storage.remote_engine import RemoteEngine
+from kg.storage.store import KnowledgeStore
 from tests.engine_fixtures import CLIENT_TIMEOUT_S, OXIGRAPH, OxigraphServe, start_oxigraph_serve
 from tests.sample_data import EXAMPLES
 from tests.server_fixtures import ServerProcess, free_port, start_server

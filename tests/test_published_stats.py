@@ -20,10 +20,10 @@ from flask import Flask
 from rdflib import Graph, URIRef
 
 from kg.cli import main
-from kg.release import publish_release
+from kg.mapping.vocab import PREFIXES
 from kg.stats import compute_stats, read_stats, stats_state, store_select, write_stats
-from kg.store import KnowledgeStore
-from kg.vocab import PREFIXES
+from kg.storage.release import publish_release
+from kg.storage.store import KnowledgeStore
 from server import create_app
 from server.pages.linked_data import entity_cache
 from server.settings import Settings

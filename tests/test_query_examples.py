@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from kg.detect import iter_input_files, read_documents
-from kg.names import person_key, title_key
-from kg.records import SourceDocument
-from kg.store import KnowledgeStore
+from kg.mapping.names import person_key, title_key
+from kg.parse.detect import iter_input_files, read_documents
+from kg.parse.records import SourceDocument
+from kg.storage.store import KnowledgeStore
 from tests.sample_data import AS_OF, BASE, EXAMPLES
 from tests.server_app import make_app
 

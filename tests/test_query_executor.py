@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kg.store import KnowledgeStore
+from kg.storage.store import KnowledgeStore
 from server.settings import Settings
 from server.sparql.executor import (
     ProcessPoolQueryService,

@@ -22,7 +22,7 @@ from jsonschema import Draft7Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
-from kg.store import KnowledgeStore
+from kg.storage.store import KnowledgeStore
 from server import create_app
 from tests.sample_data import BASE, EXAMPLES, build_store, shared_dir
 

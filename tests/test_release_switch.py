@@ -28,17 +28,17 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import served_store  # noqa: E402
 from benchmarks.generate_corpus import generate  # noqa: E402
-from kg.detect import iter_input_files, read_documents  # noqa: E402
 from kg.ingest import Ingestor  # noqa: E402
-from kg.iris import IriMinter  # noqa: E402
-from kg.release import (  # noqa: E402
+from kg.mapping.iris import IriMinter  # noqa: E402
+from kg.parse.detect import iter_input_files, read_documents  # noqa: E402
+from kg.storage.release import (  # noqa: E402
     IN_USE,
     current_release,
     hold_release,
     publish_release,
     releases,
 )
-from kg.store import KnowledgeStore  # noqa: E402
+from kg.storage.store import KnowledgeStore  # noqa: E402
 from tests.server_fixtures import http_request  # noqa: E402
 
 CLIENTS = 4

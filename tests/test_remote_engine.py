@@ -26,12 +26,12 @@ import pytest
 from click.testing import CliRunner
 
 from kg.cli import main
-from kg.engine import EngineSettings, release_id
 from kg.errors import EngineTimeout, EngineUnavailable, StoreError
-from kg.publish import PublishError, publish_virtuoso, read_slots
-from kg.remote_engine import RemoteEngine
-from kg.store import KnowledgeStore, QuerySyntaxError
-from kg.vocab import PREFIXES
+from kg.mapping.vocab import PREFIXES
+from kg.storage.engine import EngineSettings, release_id
+from kg.storage.publish import PublishError, publish_virtuoso, read_slots
+from kg.storage.remote_engine import RemoteEngine
+from kg.storage.store import KnowledgeStore, QuerySyntaxError
 from tests.engine_fixtures import (
     CLIENT_TIMEOUT_S,
     ISQL,

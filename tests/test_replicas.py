@@ -33,8 +33,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import served_store  # noqa: E402
-from kg.release import RELEASE_NAME  # noqa: E402
-from kg.store import KnowledgeStore  # noqa: E402
+from kg.storage.release import RELEASE_NAME  # noqa: E402
+from kg.storage.store import KnowledgeStore  # noqa: E402
 from tests.server_fixtures import (  # noqa: E402
     ServerProcess,
     free_port,

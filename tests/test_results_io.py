@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rdflib.query import Result
 
-from kg.results_io import (
+from kg.output.results_io import (
     RDF_LANG_STRING,
     XSD,
     XSD_STRING,
@@ -17,7 +17,7 @@ from kg.results_io import (
     write_json_solutions,
     write_results,
 )
-from kg.store import QueryResult
+from kg.storage.store import QueryResult
 
 _FORMATS = {"json": ox.QueryResultsFormat.JSON, "xml": ox.QueryResultsFormat.XML,
             "tsv": ox.QueryResultsFormat.TSV}

@@ -22,7 +22,7 @@ import pytest
 import rdflib
 from flask import Flask
 
-from kg.store import KnowledgeStore
+from kg.storage.store import KnowledgeStore
 from tests.server_app import BASE, YUZHEN, make_app
 from tests.server_fixtures import (
     ROOT,

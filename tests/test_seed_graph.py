@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kg.store import KnowledgeStore
+from kg.storage.store import KnowledgeStore
 from tests.sample_data import build_store
 
 PREFIX = """PREFIX schema: <https://schema.org/> PREFIX foaf: <http://xmlns.com/foaf/0.1/>

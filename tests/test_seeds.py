@@ -1,4 +1,4 @@
-"""The five real seed documents, read through :func:`kg.detect.read_documents`.
+"""The five real seed documents, read through :func:`kg.parse.detect.read_documents`.
 
 Every value asserted here was read off the seed files themselves. The seeds live outside the
 repository, in the shared folder (``$SCHOLARKG_SHARED/seeds``, by default ``../shared/seeds``
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from kg.detect import iter_input_files, read_documents
-from kg.parse_profile_page import split_lines
-from kg.records import Metrics, Profile, SourceDocument
+from kg.parse.detect import iter_input_files, read_documents
+from kg.parse.profile_page import split_lines
+from kg.parse.records import Metrics, Profile, SourceDocument
 
 AS_OF = dt.date(2026, 11, 21)
 SHARED = Path(os.environ.get("SCHOLARKG_SHARED") or Path(__file__).resolve().parents[2] / "shared")

@@ -19,8 +19,8 @@ from urllib.parse import quote
 
 import pytest
 
-from kg.iris import DEFAULT_BASE_IRI
-from kg.store import KnowledgeStore
+from kg.mapping.iris import DEFAULT_BASE_IRI
+from kg.storage.store import KnowledgeStore
 from tests.engine_fixtures import CLIENT_TIMEOUT_S, ENGINE_TIMEOUT_S, OxigraphServe
 from tests.server_fixtures import TOKEN, HttpResponse, ServerProcess, start_server
 from tests.test_remote_engine import (  # noqa: F401 - module fixtures shared with that module

@@ -21,15 +21,15 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kg.detect import iter_input_files, read_documents
 from kg.errors import DocumentError
 from kg.ingest import Ingestor
-from kg.iris import IriMinter
-from kg.migrations import old_model_authorships
-from kg.parse_jsonl import parse_jsonl
-from kg.records import SourceDocument
-from kg.single_values import RULES
-from kg.store import KnowledgeStore
+from kg.mapping.iris import IriMinter
+from kg.mapping.migrations import old_model_authorships
+from kg.mapping.single_values import RULES
+from kg.parse.detect import iter_input_files, read_documents
+from kg.parse.jsonl import parse_jsonl
+from kg.parse.records import SourceDocument
+from kg.storage.store import KnowledgeStore
 from kg.validate import validate_store
 from tests.sample_data import AS_OF, BASE, EXAMPLES, INGESTED_AT
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from kg.sorting import LineSorter, merge_sorted_blocks
+from kg.output.sorting import LineSorter, merge_sorted_blocks
 
 
 def _lines(count: int, seed: int) -> list[bytes]:

@@ -19,8 +19,8 @@ from rdflib.compare import isomorphic
 from rdflib.query import Result
 from werkzeug.test import TestResponse
 
-from kg.formats import ALL_FORMATS, RDF_FORMATS, RESULT_FORMATS
-from kg.store import KnowledgeStore
+from kg.output.formats import ALL_FORMATS, RDF_FORMATS, RESULT_FORMATS
+from kg.storage.store import KnowledgeStore
 from server.sparql.service_description import FORMAT_IRIS
 from tests.server_fixtures import (  # noqa: F401
     SAMPLE_TURTLE,

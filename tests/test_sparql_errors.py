@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from kg.sparql_errors import explain
-from kg.store import KnowledgeStore, QuerySyntaxError
+from kg.storage.store import KnowledgeStore, QuerySyntaxError
 from tests.server_fixtures import make_app, memory_store  # noqa: F401
 
 

@@ -24,8 +24,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import served_store  # noqa: E402
-from kg.store import KnowledgeStore  # noqa: E402
-from kg.store_lock import IN_USE, SERVING, StoreInUseError  # noqa: E402
+from kg.storage.store import KnowledgeStore  # noqa: E402
+from kg.storage.store_lock import IN_USE, SERVING, StoreInUseError  # noqa: E402
 from tests.server_fixtures import ServerProcess, free_port, server_env  # noqa: E402
 
 EXAMPLES = ROOT / "examples" / "profiles"
@@ -130,7 +130,7 @@ def test_readers_and_a_writer_exclude_each_other_in_every_order(store: Path) -> 
 
 
 def test_a_release_is_never_opened_for_writing_by_a_server(store: Path, tmp_path: Path) -> None:
-    from kg.release import publish_release
+    from kg.storage.release import publish_release
     from server.settings import Settings
     from server.sparql.executor import ProcessPoolQueryService
     from server.web.errors import ApiError

@@ -11,7 +11,7 @@ Virtuoso, given kg's default graph, refuses ``DROP ALL`` and ``DROP DEFAULT`` ("
 <urn:scholarkg:default-graph> has not been explicitly created before"), clears only the
 default graph on ``CLEAR ALL`` and nothing on ``DROP NAMED``; the client writes these
 operations as ``DELETE``s of the graphs kg sees (``virtuoso_graph_management`` in
-kg/remote_engine.py), and ``test_graph_management_as_over_oxigraph`` checks each of them
+kg/storage/remote_engine.py), and ``test_graph_management_as_over_oxigraph`` checks each of them
 on both engines. The one thing done outside the protocol: Virtuoso's graph group for kg's
 default graph is created once, through ``isql``, as ``kg publish`` does.
 """
@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from kg.engine import DEFAULT_GRAPH_IRI
-from kg.remote_engine import virtuoso_group
+from kg.storage.engine import DEFAULT_GRAPH_IRI
+from kg.storage.remote_engine import virtuoso_group
 from tests.engine_fixtures import (
     CLIENT_TIMEOUT_S,
     ISQL,

@@ -31,8 +31,8 @@ from flask import current_app
 from pyld import jsonld
 from rdflib import Graph
 
-from kg.store import KnowledgeStore
-from kg.vocab import PREFIXES
+from kg.mapping.vocab import PREFIXES
+from kg.storage.store import KnowledgeStore
 from server.settings import Settings
 from server.sparql.service import query_service
 

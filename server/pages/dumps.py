@@ -2,7 +2,7 @@
 
 - ``/dumps/`` lists the files of ``exports_dir`` (HTML for browsers, JSON when asked)
   with sizes, SHA-256 (from the ``SHA256SUMS`` file there) and media types (from
-  :mod:`kg.formats` by extension; ``.gz`` files are ``application/gzip`` downloads).
+  :mod:`kg.output.formats` by extension; ``.gz`` files are ``application/gzip`` downloads).
 - ``/dumps/<name>`` streams one file with Content-Length, ETag (its SHA-256),
   Last-Modified, Range (206/416) and conditional GET (304). Only regular, non-hidden
   files directly inside ``exports_dir`` are served; any other name is a 404.
@@ -43,11 +43,11 @@ from flask import Blueprint, Response, redirect, render_template, request, send_
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
-from kg.changes import CHANGES_SUFFIX, is_change_file
-from kg.export import DUMP_PREFIX
-from kg.formats import by_extension as format_by_extension
-from kg.iris import IriMinter
-from kg.vocab import PREFIXES
+from kg.mapping.iris import IriMinter
+from kg.mapping.vocab import PREFIXES
+from kg.output.changes import CHANGES_SUFFIX, is_change_file
+from kg.output.export import DUMP_PREFIX
+from kg.output.formats import by_extension as format_by_extension
 from server.pages.descriptions import compact_iri, serialize_graph, settings
 from server.pages.representations import (
     Representation,
@@ -104,7 +104,7 @@ def media_type_of(name: str) -> tuple[str, str]:
     """(media type, description) of a dump file, by its extension."""
     if name == CHECKSUMS_FILE:
         return "text/plain", "SHA-256 checksums"
-    if is_change_file(name):  # kg.changes: from one release to the next
+    if is_change_file(name):  # kg.output.changes: from one release to the next
         if name.endswith(CHANGES_SUFFIX):
             return "application/json", "change set: releases, checksums, counts"
         kind = "added" if name.endswith(".added.nq.gz") else "removed"

@@ -23,8 +23,8 @@ from flask import Blueprint, Response, render_template, request
 from rdflib import RDF, RDFS, Graph, URIRef
 from rdflib.namespace import DCTERMS, OWL
 
-from kg.iris import IriMinter
-from kg.vocab import PERSON_METRICS, PREFIXES, SKG_TERMS
+from kg.mapping.iris import IriMinter
+from kg.mapping.vocab import PERSON_METRICS, PREFIXES, SKG_TERMS
 from server.pages import charts
 from server.pages.descriptions import (
     LABEL_PROPERTIES,

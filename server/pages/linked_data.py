@@ -31,7 +31,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 from rdflib import Graph
 
-from kg.iris import IriMinter
+from kg.mapping.iris import IriMinter
 from server.pages import html as pages
 from server.pages.descriptions import (
     LocalPaths,

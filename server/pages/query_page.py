@@ -22,8 +22,8 @@ from pathlib import Path
 from flask import Blueprint, Response, render_template, request
 from rdflib import OWL, RDF, RDFS, Graph, Namespace, URIRef
 
-from kg.formats import RDF_FORMATS, RESULT_FORMATS
-from kg.vocab import PREFIXES
+from kg.mapping.vocab import PREFIXES
+from kg.output.formats import RDF_FORMATS, RESULT_FORMATS
 from server.pages.descriptions import PREFIX_DECLARATIONS, local_paths, ontology_dir, settings
 from server.pages.representations import install_read_headers
 from server.sparql.service import query_service
@@ -167,7 +167,7 @@ def vocabulary_terms() -> list[dict[str, str]]:
     ``skg`` vocabulary and every class and property the SHACL shapes name.
 
     >>> from server import create_app
-    >>> from kg.store import KnowledgeStore
+    >>> from kg.storage.store import KnowledgeStore
     >>> with create_app(store=KnowledgeStore.open(None)).app_context():
     ...     terms = {t["iri"]: t["kind"] for t in vocabulary_terms()}
     >>> terms["https://schema.org/Person"], terms["https://w3id.org/scholarkg/ns#hIndex"]

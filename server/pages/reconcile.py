@@ -32,8 +32,9 @@ from flask import Blueprint, Response, current_app, redirect, request
 
 from kg import __version__
 from kg.errors import KgError
-from kg.identifiers import TARGET_DATASETS, IdentifierError, parse_target
-from kg.names import person_key
+from kg.mapping.identifiers import TARGET_DATASETS, IdentifierError, parse_target
+from kg.mapping.names import person_key
+from kg.mapping.vocab import PREFIXES, SCHEMA_IRI
 from kg.reconciliation import (
     PAPER,
     PERSON,
@@ -50,7 +51,6 @@ from kg.reconciliation import (
     rank,
     type_id,
 )
-from kg.vocab import PREFIXES, SCHEMA_IRI
 from server.pages.descriptions import local_paths
 from server.settings import Settings
 from server.sparql.executor import job_runner

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Response, current_app, has_request_context, request
 
-from kg.formats import RDF_FORMATS
+from kg.output.formats import RDF_FORMATS
 from server.web.errors import ApiError
 
 #: request headers a browser may send cross-origin to the read endpoints
@@ -72,7 +72,7 @@ class Representation:
 
 
 def rdf_representation(name: str) -> Representation:
-    """The representation of a format of :data:`kg.formats.RDF_FORMATS`."""
+    """The representation of a format of :data:`kg.output.formats.RDF_FORMATS`."""
     fmt = RDF_FORMATS[name]
     return Representation(fmt.name, fmt.extension, fmt.media_types, fmt.label)
 

@@ -36,8 +36,8 @@ safe (updates are RocksDB transactions); it is restarted.
 
 Over a remote engine
 --------------------
-With ``KG_ENGINE=remote`` (``Settings.engine``, see :mod:`kg.engine`) each executor opens
-a :class:`kg.remote_engine.RemoteEngine` instead of the store, and every job above runs
+With ``KG_ENGINE=remote`` (``Settings.engine``, see :mod:`kg.storage.engine`) each executor opens
+a :class:`kg.storage.remote_engine.RemoteEngine` instead of the store, and every job above runs
 unchanged on it: the deadline, the kill, the result cap, the memory bound, the cache and
 the error shapes are the same. The engine client's own time limit is
 ``min(KG_ENGINE_TIMEOUT_S, KG_QUERY_TIMEOUT_S)``, and the engine's below that, so an
@@ -75,10 +75,8 @@ from typing import IO, Any
 
 from flask import Flask, current_app
 
-from kg.engine import EngineSettings, open_engine, read_pointer
 from kg.errors import EngineTimeout, EngineUnavailable, KgError, RemoteServiceError, StoreError
-from kg.release import hold_release
-from kg.results_io import (
+from kg.output.results_io import (
     CONTEXT_PATH,
     compact_jsonld,
     load_context,
@@ -86,7 +84,9 @@ from kg.results_io import (
     write_json_solutions,
     write_results,
 )
-from kg.store import (
+from kg.storage.engine import EngineSettings, open_engine, read_pointer
+from kg.storage.release import hold_release
+from kg.storage.store import (
     _RESULTS,
     DataSyntaxError,
     KnowledgeStore,
@@ -127,7 +127,7 @@ def jsonld_context(ontology_dir: str) -> dict[str, Any] | None:
     return load_context(path)
 
 
-#: what executors run jobs on: the embedded store or a remote engine (kg.engine.GraphEngine)
+#: what executors run jobs on: the embedded store or a remote engine (kg.storage.engine.GraphEngine)
 Engine = Any
 
 
@@ -405,7 +405,7 @@ def executor_main(conn: Connection, store_path: str, read_only: bool,
     """Body of an executor process: open the store (or the remote ``engine``), then run
     jobs until EOF.
 
-    A release (:mod:`kg.release`) stays marked in use while the executor has it open.
+    A release (:mod:`kg.storage.release`) stays marked in use while the executor has it open.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the WSGI worker decides when we stop
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -646,7 +646,7 @@ class ProcessPoolQueryService:
     """The :class:`~server.sparql.service.QueryService` of a served store.
 
     Executors start on first use (after the WSGI worker has forked) or on :meth:`start`.
-    A read-only store given as a symlink (``RELEASES/current``, see :mod:`kg.release`) is
+    A read-only store given as a symlink (``RELEASES/current``, see :mod:`kg.storage.release`) is
     resolved when executors open it and again before every job: when the link has moved,
     idle executors are replaced at once and busy ones after their job, so every job that
     starts after the switch runs on the new release and none fails because of it.

@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from kg.formats import Format, by_extension, by_media_type
+from kg.output.formats import Format, by_extension, by_media_type
 from server.settings import Settings
 from server.sparql.executor import job_runner, run_job
 from server.sparql.write_access import require_write_token
@@ -121,7 +121,7 @@ def graph_store(subpath: str | None) -> Response:
     if minted:
         if request.method == "PUT":
             raise ApiError(400, "name the graph to replace with ?graph=IRI or ?default")
-        # a fresh graph IRI (not an entity IRI, so not kg.iris): random, never reused
+        # a fresh graph IRI (not an entity IRI, so not kg.mapping.iris): random, never reused
         target = f"{settings.base_iri}graph/{uuid.uuid4().hex}"
     parts = _body_parts()
     head = run_job(runner, {"op": "graph_load", "graph": target, "parts": parts,

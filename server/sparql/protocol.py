@@ -25,8 +25,8 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, redirect, request
 from werkzeug.datastructures import MultiDict
 
-from kg.results_io import compact_jsonld
-from kg.store import KnowledgeStore
+from kg.output.results_io import compact_jsonld
+from kg.storage.store import KnowledgeStore
 from server.ops import metrics
 from server.settings import Settings
 from server.sparql.executor import job_runner, jsonld_context, run_job

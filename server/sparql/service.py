@@ -1,13 +1,13 @@
 """How the web layer runs SPARQL: one small interface, two implementations.
 
 - :class:`InProcessQueryService` runs queries in the calling thread on a
-  :class:`~kg.store.KnowledgeStore` (tests, development, small stores).
+  :class:`~kg.storage.store.KnowledgeStore` (tests, development, small stores).
 - ``ProcessPoolQueryService`` (server/sparql/executor.py) runs them in executor
   processes that are killed when a query overruns its time limit (production).
 
 Routes call :func:`query_service` and never open a store themselves.
 
->>> from kg.store import KnowledgeStore
+>>> from kg.storage.store import KnowledgeStore
 >>> store = KnowledgeStore.open(None)
 >>> store.update('INSERT DATA { <http://ex.org/a> <http://ex.org/p> "x" }')
 >>> svc = InProcessQueryService(store)
@@ -23,7 +23,7 @@ from typing import Protocol
 
 from flask import Flask, current_app
 
-from kg.store import KnowledgeStore
+from kg.storage.store import KnowledgeStore
 
 #: a term as (type, value, datatype, language); type is "uri", "bnode", "literal" or "triple"
 Term = tuple[str, str, str | None, str | None]

@@ -9,8 +9,8 @@ True
 
 from __future__ import annotations
 
-from kg.formats import ALL_FORMATS
-from kg.vocab import PREFIXES
+from kg.mapping.vocab import PREFIXES
+from kg.output.formats import ALL_FORMATS
 from server.settings import Settings
 
 SD = PREFIXES["sd"]

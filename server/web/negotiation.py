@@ -1,4 +1,4 @@
-"""Content negotiation over the one format registry (:mod:`kg.formats`).
+"""Content negotiation over the one format registry (:mod:`kg.output.formats`).
 
 ``Accept`` is read from werkzeug's parsed header with its q-values and wildcards; the
 most specific matching range decides a media type's quality (RFC 9110 §12.5.1), so
@@ -27,7 +27,7 @@ from flask import Request, Response
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from kg.formats import RDF_FORMATS, RESULT_FORMATS, Format, by_extension, by_media_type
+from kg.output.formats import RDF_FORMATS, RESULT_FORMATS, Format, by_extension, by_media_type
 from server.web.errors import ApiError
 
 KINDS = {"results": RESULT_FORMATS, "rdf": RDF_FORMATS}

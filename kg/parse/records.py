@@ -1,7 +1,7 @@
 """Typed records: what a parser read from one profile document.
 
 Records are plain, immutable values. Every literal is kept exactly as written
-(no cleaning); derived keys live in :mod:`kg.names`.
+(no cleaning); derived keys live in :mod:`kg.mapping.names`.
 
 >>> p = Paper(title="A & <B>", line=12)
 >>> p.title, p.code_available, p.authors

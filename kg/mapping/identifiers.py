@@ -8,11 +8,11 @@ or raises :class:`IdentifierError` with a message saying what is wrong:
 >>> check("orcid", "0000-0002-1825-0098")
 Traceback (most recent call last):
 ...
-kg.identifiers.IdentifierError: check digit of '0000-0002-1825-0098' should be 7
+kg.mapping.identifiers.IdentifierError: check digit of '0000-0002-1825-0098' should be 7
 >>> check("arxiv", "hep-th/9913001")
 Traceback (most recent call last):
 ...
-kg.identifiers.IdentifierError: month 13 of old-style arXiv id 'hep-th/9913001' is not 01-12
+kg.mapping.identifiers.IdentifierError: month 13 of old-style arXiv id 'hep-th/9913001' is not 01-12
 
 Canonical IRIs follow the data model (a DOI is case-insensitive, so its IRI is lower-case):
 
@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
-from kg.ntriples import is_valid_iri
+from kg.output.ntriples import is_valid_iri
 
 #: every identifier scheme, in the order records list them
 SCHEMES = ("orcid", "dblp", "wikidata", "profile", "arxiv", "doi")
@@ -112,7 +112,7 @@ def check_orcid(value: str) -> str:
     >>> check_orcid("0000-0002-1694-233x")
     Traceback (most recent call last):
     ...
-    kg.identifiers.IdentifierError: ORCID iD '0000-0002-1694-233x' must look like \
+    kg.mapping.identifiers.IdentifierError: ORCID iD '0000-0002-1694-233x' must look like \
 0000-0002-1825-0097 (four groups of four digits; the last character may be X, upper-case)
     """
     if not _ORCID.match(value):
@@ -134,7 +134,7 @@ def check_doi(value: str) -> str:
     >>> check_doi("https://doi.org/10.1000/x")
     Traceback (most recent call last):
     ...
-    kg.identifiers.IdentifierError: DOI 'https://doi.org/10.1000/x' must be \
+    kg.mapping.identifiers.IdentifierError: DOI 'https://doi.org/10.1000/x' must be \
 10.<registrant>/<suffix>, e.g. 10.1000/xyz123, without a 'doi:' or https://doi.org/ prefix
     """
     if _CONTROL.search(value) or not _DOI.match(value):
@@ -162,12 +162,12 @@ def check_arxiv(value: str) -> str:
     >>> check_arxiv("2503.14476v2")
     Traceback (most recent call last):
     ...
-    kg.identifiers.IdentifierError: arXiv id '2503.14476v2' must be given without its \
+    kg.mapping.identifiers.IdentifierError: arXiv id '2503.14476v2' must be given without its \
 version suffix 'v2'
     >>> check_arxiv("1501.0001")
     Traceback (most recent call last):
     ...
-    kg.identifiers.IdentifierError: arXiv id '1501.0001' needs a 5-digit number after \
+    kg.mapping.identifiers.IdentifierError: arXiv id '1501.0001' needs a 5-digit number after \
 the dot (from 1501 on)
     """
     version = _ARXIV_VERSION.search(value)
@@ -221,7 +221,7 @@ def check_wikidata(value: str) -> str:
     >>> check_wikidata("Q042")
     Traceback (most recent call last):
     ...
-    kg.identifiers.IdentifierError: Wikidata id 'Q042' must be Q followed by a number \
+    kg.mapping.identifiers.IdentifierError: Wikidata id 'Q042' must be Q followed by a number \
 without leading zeros, e.g. Q42
     """
     if not _QID.match(value):
@@ -239,7 +239,7 @@ def check_dblp(value: str) -> str:
     >>> check_dblp("pid/h/JohnDoe")
     Traceback (most recent call last):
     ...
-    kg.identifiers.IdentifierError: dblp person id 'pid/h/JohnDoe' must look like \
+    kg.mapping.identifiers.IdentifierError: dblp person id 'pid/h/JohnDoe' must look like \
 123/4567, 00/1234-1 or h/JohnDoe (without https://dblp.org/pid/)
     """
     if not (_DBLP_NUMERIC.match(value) or _DBLP_NAME.match(value)):
@@ -257,7 +257,7 @@ def check_profile_url(value: str) -> str:
     >>> check_profile_url("https:///ada")
     Traceback (most recent call last):
     ...
-    kg.identifiers.IdentifierError: profile URL 'https:///ada' must be an absolute \
+    kg.mapping.identifiers.IdentifierError: profile URL 'https:///ada' must be an absolute \
 http(s) IRI with a host, e.g. https://example.org/people/ada
     """
     parts = urlsplit(value) if is_valid_iri(value) else None
@@ -370,7 +370,7 @@ def parse_target(text: str, scheme: str | None = None) -> Target:
     >>> parse_target("isbn:0-306-40615-2")
     Traceback (most recent call last):
     ...
-    kg.identifiers.IdentifierError: 'isbn:0-306-40615-2' is neither an absolute IRI nor \
+    kg.mapping.identifiers.IdentifierError: 'isbn:0-306-40615-2' is neither an absolute IRI nor \
 scheme:value with a scheme of orcid, dblp, wikidata (or wd), arxiv, doi
     """
     text = text.strip()

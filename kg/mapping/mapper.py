@@ -1,11 +1,11 @@
 """Records to RDF, exactly per the data-model contract. Pure functions, no store.
 
-:func:`map_document` turns one :class:`~kg.records.SourceDocument` into a
+:func:`map_document` turns one :class:`~kg.parse.records.SourceDocument` into a
 :class:`MappedDocument`: what the document said (its named graph), split into the
 parts the store treats differently in the merged default graph.
 
 >>> import datetime as dt
->>> from kg.records import Paper, Profile, SourceDocument
+>>> from kg.parse.records import Paper, Profile, SourceDocument
 >>> doc = SourceDocument("a.txt", "ab" * 32, dt.date(2026, 11, 21), Profile(
 ...     name="Ada Lovelace", layout="scored-profile-page",
 ...     papers=(Paper(title="Notes", line=5, authors=("A. Lovelace", "Ada  Lovelace")),)))
@@ -29,11 +29,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
-from kg.categories import arxiv_category
-from kg.identifiers import canonical_iri
-from kg.iris import IriMinter
-from kg.names import person_key
-from kg.ntriples import (
+from kg.mapping.categories import arxiv_category
+from kg.mapping.identifiers import canonical_iri
+from kg.mapping.iris import IriMinter
+from kg.mapping.names import person_key
+from kg.mapping.vocab import PERSON_METRICS, PREFIXES
+from kg.output.ntriples import (
     XSD_BOOLEAN,
     XSD_DATE,
     XSD_DATETIME,
@@ -45,8 +46,7 @@ from kg.ntriples import (
     literal,
     typed,
 )
-from kg.records import Identifier, Paper, Profile, SourceDocument
-from kg.vocab import PERSON_METRICS, PREFIXES
+from kg.parse.records import Identifier, Paper, Profile, SourceDocument
 
 _S = PREFIXES["schema"]
 _FOAF = PREFIXES["foaf"]

@@ -7,7 +7,7 @@ queries of either kind wrongly, so ``kg validate`` reports an old store and ``kg
 refuses to add to one; :data:`MIGRATE_AUTHORSHIPS` migrates it in place (re-ingesting
 the documents into a new store gives the same result).
 
->>> from kg.store import KnowledgeStore
+>>> from kg.storage.store import KnowledgeStore
 >>> store = KnowledgeStore.open(None)
 >>> store.update('''INSERT DATA { <https://ex.org/a> a <https://w3id.org/scholarkg/ns#Authorship> ;
 ...     <https://schema.org/author> <https://ex.org/p> }''')
@@ -21,7 +21,7 @@ the documents into a new store gives the same result).
 from __future__ import annotations
 
 from kg.errors import KgError
-from kg.store import KnowledgeStore
+from kg.storage.store import KnowledgeStore
 
 #: the SPARQL update that moves every authorship's person from schema:author to
 #: skg:person, in every graph (an authorship is typed in some graph, not in all)

@@ -11,7 +11,7 @@ serves whatever ``current`` points at: its query executors open the release the 
 resolves to, and reopen when it changes.
 
 A release in use is marked by a shared ``flock`` on its ``.in-use`` file, held by every
-process that has it open (:mod:`kg.store_lock`); old releases are pruned only when nobody
+process that has it open (:mod:`kg.storage.store_lock`); old releases are pruned only when nobody
 holds that lock, and the newest ``keep`` releases and the current one are always kept.
 
 >>> import tempfile
@@ -42,8 +42,8 @@ from pathlib import Path
 
 from kg.errors import KgError, StoreError
 from kg.stats import compute_stats, store_select, write_stats
-from kg.store import KnowledgeStore
-from kg.store_lock import IN_USE, lock_store, release_lock
+from kg.storage.store import KnowledgeStore
+from kg.storage.store_lock import IN_USE, lock_store, release_lock
 
 CURRENT = "current"
 #: ``20261122T054512Z-7``: when it was made (UTC) and its sequence number
@@ -193,7 +193,7 @@ def _remove_if_unused(path: Path) -> bool:
 @contextmanager
 def hold_release(path: str | os.PathLike[str]) -> Iterator[None]:
     """Mark the release at ``path`` in use while the block runs (a shared lock on its
-    ``.in-use`` file, :mod:`kg.store_lock`; nothing happens for a store that is not a
+    ``.in-use`` file, :mod:`kg.storage.store_lock`; nothing happens for a store that is not a
     release).
 
     Never waits: while a writer holds the release, the block runs without the mark, and

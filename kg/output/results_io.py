@@ -153,7 +153,7 @@ def _json_rows(variables: list[str], rows: Iterable[Row]) -> Iterator[str]:
 def write_json_solutions(variables: Sequence[str], solutions: Iterable[Any]) -> Iterator[bytes]:
     """SPARQL JSON of pyoxigraph solutions (``QuerySolution``), written from the terms
     directly: the same bytes as ``write_results(variables, rows, "json")`` over the rows
-    :meth:`kg.store.QueryResult.rows` makes of them, without building those rows (the
+    :meth:`kg.storage.store.QueryResult.rows` makes of them, without building those rows (the
     hot path of the server's SELECT answers).
 
     >>> import pyoxigraph as ox
@@ -404,7 +404,7 @@ def parse_triple_term(text: str) -> tuple[Term, Term, Term]:
 # JSON-LD ----------------------------------------------------------------------
 
 #: the project's JSON-LD context (written alongside the ontology)
-CONTEXT_PATH = Path(__file__).resolve().parents[1] / "ontology" / "context.jsonld"
+CONTEXT_PATH = Path(__file__).resolve().parents[2] / "ontology" / "context.jsonld"
 
 
 def load_context(path: Path = CONTEXT_PATH) -> dict[str, Any] | None:

@@ -23,8 +23,8 @@ import re
 from functools import lru_cache
 from urllib.parse import quote
 
-from kg.names import person_key, slug, title_key
-from kg.ntriples import is_valid_iri
+from kg.mapping.names import person_key, slug, title_key
+from kg.output.ntriples import is_valid_iri
 
 DEFAULT_BASE_IRI = "https://w3id.org/scholarkg/id/"
 

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from kg.vocab import PREFIXES
+from kg.mapping.vocab import PREFIXES
 
 _S = PREFIXES["schema"]
 _SKG = PREFIXES["skg"]

@@ -1,7 +1,7 @@
 """The engine boundary: what queries or updates the graph, and how to open one.
 
-Two implementations: :class:`kg.store.KnowledgeStore` (embedded Oxigraph, the default) and
-:class:`kg.remote_engine.RemoteEngine` (any SPARQL 1.1 Protocol / Graph Store Protocol
+Two implementations: :class:`kg.storage.store.KnowledgeStore` (embedded Oxigraph, the default) and
+:class:`kg.storage.remote_engine.RemoteEngine` (any SPARQL 1.1 Protocol / Graph Store Protocol
 engine). See ``docs/decisions/0010-engine-boundary.md``.
 
 >>> s = EngineSettings.from_sources(env={"KG_ENGINE": "remote",
@@ -31,7 +31,7 @@ DEFAULT_GRAPH_IRI = "urn:scholarkg:default-graph"
 
 
 class EngineResult(Protocol):
-    """A query result: ``kind`` is "select", "ask" or "graph" (see kg.store.QueryResult)."""
+    """A query result: ``kind`` is "select", "ask" or "graph" (see kg.storage.store.QueryResult)."""
 
     kind: str
 
@@ -165,7 +165,7 @@ class EngineSettings:
         return settings
 
     def with_pointer(self, pointer: Mapping[str, Any]) -> EngineSettings:
-        """These settings pointed at a published release (see kg.publish)."""
+        """These settings pointed at a published release (see kg.storage.publish)."""
         return replace(self, engine="remote", query_url=pointer["query_url"],
                        update_url=pointer.get("update_url", ""),
                        store_url=pointer.get("store_url", ""),
@@ -189,10 +189,10 @@ def open_engine(settings: EngineSettings, store_dir: str | os.PathLike[str] | No
                 read_only: bool = True) -> Any:
     """The engine the settings name: the store at ``store_dir``, or a remote engine."""
     if settings.engine == "remote":
-        from kg.remote_engine import RemoteEngine
+        from kg.storage.remote_engine import RemoteEngine
 
         return RemoteEngine(settings)
-    from kg.store import KnowledgeStore
+    from kg.storage.store import KnowledgeStore
 
     return KnowledgeStore.open(store_dir, read_only=read_only)
 

@@ -27,10 +27,10 @@ from typing import IO, Any, Protocol
 import pyoxigraph as ox
 
 from kg.errors import KgError, RemoteServiceError, StoreError
-from kg.formats import RDF_FORMATS, RESULT_FORMATS
+from kg.mapping.vocab import PREFIXES
+from kg.output.formats import RDF_FORMATS, RESULT_FORMATS
 from kg.sparql_errors import SyntaxProblem, explain
-from kg.store_lock import lock_store, release_lock
-from kg.vocab import PREFIXES
+from kg.storage.store_lock import lock_store, release_lock
 
 _RDF = {
     "turtle": ox.RdfFormat.TURTLE,
@@ -368,9 +368,9 @@ class KnowledgeStore:
              read_only: bool = False, lock: bool = True) -> KnowledgeStore:
         """Open (creating if needed) a store directory; ``read_only`` for serving.
 
-        An on-disk store stays locked while it is open (:mod:`kg.store_lock`): opening
+        An on-disk store stays locked while it is open (:mod:`kg.storage.store_lock`): opening
         it read-write while another process has it open, or read-only while another
-        process writes it, raises :class:`~kg.store_lock.StoreInUseError`. ``lock``
+        process writes it, raises :class:`~kg.storage.store_lock.StoreInUseError`. ``lock``
         False opens read-only without the lock, even under a writer: a diagnostic peek
         (e.g. a test watching an ingest's progress) that may read anything meanwhile.
         """
@@ -558,7 +558,7 @@ class KnowledgeStore:
         for q in self._store.quads_for_pattern(None, None, None, pattern):
             yield f"{q} .\n" if all_graphs else f"{q.triple} .\n"
 
-    # sorted dumps (kg.export) -------------------------------------------------------
+    # sorted dumps (kg.output.export) -------------------------------------------------------
     def dump_default_graph(self, path: str | os.PathLike[str]) -> None:
         """Write the default graph as N-Triples to a file path (or a pipe's path), in the
         store's order. Oxigraph's own serialiser runs without the GIL, so other Python

@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from kg.errors import KgError
-from kg.gzip_writer import GzipWriter
-from kg.sorting import line_blocks, merge_sorted_blocks
-from kg.store import KnowledgeStore
+from kg.output.gzip_writer import GzipWriter
+from kg.output.sorting import line_blocks, merge_sorted_blocks
+from kg.storage.store import KnowledgeStore
 
 FORMAT = "scholarkg-changes/1"
 CHANGES_SUFFIX = ".changes.json"
@@ -278,7 +278,7 @@ def apply_change_set(store: KnowledgeStore, changes_file: str | os.PathLike[str]
     additions in one bulk load: an apply that is interrupted leaves a store that is
     neither release, which a second apply refuses (load the full release then).
     """
-    from kg.export import nquads_sha256
+    from kg.output.export import nquads_sha256
 
     report = progress or (lambda _stage, _n: None)
     path = Path(changes_file)

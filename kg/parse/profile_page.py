@@ -5,7 +5,7 @@ an unexpected line is a :class:`~kg.errors.DocumentError` naming the line, what 
 and what was found. Literals (title, byline, abstract) are kept exactly as printed.
 
 This module also holds the line handling and the byline and repository-URL rules that the
-other text layout (:mod:`kg.parse_collaborating_authors`) and the JSON Lines form share.
+other text layout (:mod:`kg.parse.collaborating_authors`) and the JSON Lines form share.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 from kg.errors import DocumentError
-from kg.names import display_name
-from kg.records import Metrics, Paper, Profile
+from kg.mapping.names import display_name
+from kg.parse.records import Metrics, Paper, Profile
 
 #: hosts whose URLs in an abstract are code repositories (subdomains included)
 CODE_HOSTS = (

@@ -17,10 +17,10 @@ from itertools import islice
 from pathlib import Path
 
 from kg.errors import DocumentError
-from kg.parse_collaborating_authors import parse_collaborating_authors
-from kg.parse_jsonl import parse_jsonl
-from kg.parse_profile_page import parse_profile_page, split_lines
-from kg.records import SourceDocument
+from kg.parse.collaborating_authors import parse_collaborating_authors
+from kg.parse.jsonl import parse_jsonl
+from kg.parse.profile_page import parse_profile_page, split_lines
+from kg.parse.records import SourceDocument
 
 #: file name suffixes picked up when a folder is walked
 INPUT_SUFFIXES = (".txt", ".jsonl")

@@ -7,9 +7,9 @@ metrics, dates or bylines; the person is an author of every listed paper.
 
 from __future__ import annotations
 
-from kg.names import display_name
-from kg.parse_profile_page import LineCursor, code_repositories, quote, take_name
-from kg.records import Paper, Profile
+from kg.mapping.names import display_name
+from kg.parse.profile_page import LineCursor, code_repositories, quote, take_name
+from kg.parse.records import Paper, Profile
 
 _GOTO = "Goto"
 _HEADING = "Collaborating Authors"

@@ -3,7 +3,7 @@
 A link file is TSV or CSV with a header row naming its columns:
 
 - ``entity``: one of our entities, as its IRI (under the base IRI) or as an exact name
-  or title (matched with the identity normalisation of :mod:`kg.names`);
+  or title (matched with the identity normalisation of :mod:`kg.mapping.names`);
 - ``target``: the external entity, as an IRI or ``scheme:value`` (``orcid:0000-...``,
   ``wikidata:Q42``, ``doi:10....``), or as a bare identifier when a ``scheme`` column
   names its scheme.
@@ -38,13 +38,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kg.errors import DocumentError, KgError
-from kg.identifiers import IdentifierError, parse_target
 from kg.ingest import ingest_time
-from kg.iris import IriMinter
-from kg.names import person_key, title_key
-from kg.ntriples import XSD_DATETIME, Triple, iri, is_valid_iri, literal, typed
-from kg.store import KnowledgeStore
-from kg.vocab import PREFIXES
+from kg.mapping.identifiers import IdentifierError, parse_target
+from kg.mapping.iris import IriMinter
+from kg.mapping.names import person_key, title_key
+from kg.mapping.vocab import PREFIXES
+from kg.output.ntriples import XSD_DATETIME, Triple, iri, is_valid_iri, literal, typed
+from kg.storage.store import KnowledgeStore
 
 _OWL_SAME_AS = iri(PREFIXES["owl"] + "sameAs")
 _SCHEMA_SAME_AS = iri(PREFIXES["schema"] + "sameAs")
@@ -147,7 +147,7 @@ def read_link_table(data: bytes, *, path: str) -> LinkTable:
     >>> read_link_table(b"entity\\tnote\\n", path="x.tsv")
     Traceback (most recent call last):
     ...
-    kg.linksets.LinkFileError: x.tsv:1: the header row needs the columns entity and target \
+    kg.mapping.linksets.LinkFileError: x.tsv:1: the header row needs the columns entity and target \
 (and optionally scheme); found entity, note
     """
     try:

@@ -51,10 +51,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from kg.engine import DEFAULT_GRAPH_IRI, EngineSettings
 from kg.errors import KgError, StoreError
-from kg.remote_engine import RemoteEngine, virtuoso_group
-from kg.sorting import LineSorter, line_blocks
+from kg.output.sorting import LineSorter, line_blocks
+from kg.storage.engine import DEFAULT_GRAPH_IRI, EngineSettings
+from kg.storage.remote_engine import RemoteEngine, virtuoso_group
 
 _RELEASE_FILE = re.compile(r"^scholarkg-(?P<release>[A-Za-z0-9._-]+)\.nq\.gz$")
 _SLOT_KEYS = ("isql", "query_url", "update_url", "store_url", "load_dir")

@@ -4,7 +4,7 @@ RocksDB lets one process open a store read-write, or any number open it read-onl
 it does not stop a process from opening read-only a store that another one is writing,
 nor a writer from starting under readers. Either way the reader's view is undefined (it
 may miss files the writer replaced, or serve half of a write). So every on-disk
-:class:`~kg.store.KnowledgeStore` holds a ``flock`` on ``STORE/.in-use`` for as long as
+:class:`~kg.storage.store.KnowledgeStore` holds a ``flock`` on ``STORE/.in-use`` for as long as
 it is open: shared when read-only, exclusive when read-write, taken without waiting. A
 store that is open one way cannot be opened the other way: the second opener gets a
 :class:`StoreInUseError` saying who holds it.

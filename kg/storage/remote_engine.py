@@ -1,8 +1,8 @@
 """A remote SPARQL engine over the SPARQL 1.1 Protocol and Graph Store Protocol.
 
-Implements :class:`kg.engine.GraphEngine` with one pooled keep-alive ``httpx`` client.
+Implements :class:`kg.storage.engine.GraphEngine` with one pooled keep-alive ``httpx`` client.
 Answers are read as SPARQL JSON (SELECT/ASK) or N-Triples (CONSTRUCT/DESCRIBE) into
-:class:`kg.store.QueryResult`, so every output format is written by the same code as over
+:class:`kg.storage.store.QueryResult`, so every output format is written by the same code as over
 the embedded store. HTTP failures are translated here, once, into ``kg.errors``; an
 engine that stops a query early is an :class:`~kg.errors.EngineTimeout`, never a cut result.
 Compensations for engine behaviour (``dialect``) are in docs/decisions/0010.
@@ -29,10 +29,10 @@ from urllib.parse import urlencode
 
 import httpx
 
-from kg.engine import EngineSettings
 from kg.errors import EngineTimeout, EngineUnavailable, StoreError
-from kg.formats import RDF_FORMATS, RESULT_FORMATS, by_media_type
-from kg.store import KnowledgeStore, QueryResult, QuerySyntaxError, parse_result
+from kg.output.formats import RDF_FORMATS, RESULT_FORMATS, by_media_type
+from kg.storage.engine import EngineSettings
+from kg.storage.store import KnowledgeStore, QueryResult, QuerySyntaxError, parse_result
 
 #: graphs Virtuoso keeps for itself, which kg's GRAPH ?g must not see
 VIRTUOSO_SYSTEM_GRAPHS = (

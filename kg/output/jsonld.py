@@ -31,10 +31,10 @@ RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 
-#: (type, value, datatype, language) as produced by kg.store
+#: (type, value, datatype, language) as produced by kg.storage.store
 Term = tuple[str, str, str | None, str | None]
 
-CONTEXT_PATH = Path(__file__).resolve().parent.parent / "ontology" / "context.jsonld"
+CONTEXT_PATH = Path(__file__).resolve().parents[2] / "ontology" / "context.jsonld"
 
 
 def load_context(path: Path = CONTEXT_PATH) -> dict[str, Any]:

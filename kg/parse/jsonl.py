@@ -22,10 +22,10 @@ from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 
 from kg.errors import DocumentError
-from kg.identifiers import IdentifierError, check
-from kg.names import display_name
-from kg.parse_profile_page import code_repositories, is_truncated, quote, split_byline
-from kg.records import Identifier, Metrics, Paper, Profile, SourceDocument
+from kg.mapping.identifiers import IdentifierError, check
+from kg.mapping.names import display_name
+from kg.parse.profile_page import code_repositories, is_truncated, quote, split_byline
+from kg.parse.records import Identifier, Metrics, Paper, Profile, SourceDocument
 
 _BOM = b"\xef\xbb\xbf"
 _MESSAGE_LIMIT = 200

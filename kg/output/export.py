@@ -8,7 +8,7 @@
   project's context;
 - when the folder (or ``previous``) holds an earlier release's N-Quads: the change set
   from it, ``scholarkg-<old>-to-<release>.removed.nq.gz`` / ``.added.nq.gz`` and
-  ``.changes.json`` (see :mod:`kg.changes`); earlier change sets are kept;
+  ``.changes.json`` (see :mod:`kg.output.changes`); earlier change sets are kept;
 - ``void.ttl``: a VoID + DCAT description of the dataset and of every file;
 - ``SHA256SUMS``: checksums of every file above (``sha256sum -c`` format).
 
@@ -20,9 +20,9 @@ export never leaves a half-written set.
 How it is fast, on two cores: the store is read once, by Oxigraph's own serialiser
 without the GIL, the default graph in one thread (through a pipe) and the named graphs
 graph by graph in another; lines are sorted as bytes (UTF-8 byte order is code-point
-order) in large runs merged by list sorts (:class:`kg.sorting.LineSorter`); the default
+order) in large runs merged by list sorts (:class:`kg.output.sorting.LineSorter`); the default
 graph's files are written while the named graphs are still being read; each file is
-compressed in a thread of its own (:mod:`kg.gzip_writer`). Memory stays bounded by the
+compressed in a thread of its own (:mod:`kg.output.gzip_writer`). Memory stays bounded by the
 sort budget (``budget`` bytes of lines held at once, 512 MB by default).
 """
 
@@ -39,7 +39,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from kg import __version__
-from kg.changes import (
+from kg.errors import KgError
+from kg.mapping.identifiers import TARGET_DATASETS
+from kg.mapping.iris import IriMinter
+from kg.mapping.vocab import PREFIXES
+from kg.output.changes import (
     CHANGES_SUFFIX,
     ChangeSet,
     ChangeWriter,
@@ -47,17 +51,13 @@ from kg.changes import (
     read_change_set,
     release_name,
 )
-from kg.errors import KgError
-from kg.formats import RDF_FORMATS
-from kg.gzip_writer import GzipWriter
-from kg.identifiers import TARGET_DATASETS
-from kg.iris import IriMinter
-from kg.jsonld import DocumentWriter, load_context
-from kg.ntriples import XSD_DATE, XSD_INTEGER, Triple, iri, literal, typed
-from kg.sorting import LineSorter, line_chunks, merge_sorted_blocks, read_line_blocks
+from kg.output.formats import RDF_FORMATS
+from kg.output.gzip_writer import GzipWriter
+from kg.output.jsonld import DocumentWriter, load_context
+from kg.output.ntriples import XSD_DATE, XSD_INTEGER, Triple, iri, literal, typed
+from kg.output.sorting import LineSorter, line_chunks, merge_sorted_blocks, read_line_blocks
 from kg.stats import class_counts, linkset_counts, read_stats, store_select
-from kg.store import KnowledgeStore, Writable
-from kg.vocab import PREFIXES
+from kg.storage.store import KnowledgeStore, Writable
 
 LICENSE_IRI = "https://creativecommons.org/licenses/by/4.0/"
 DUMP_PREFIX = "scholarkg-"
