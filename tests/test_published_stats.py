@@ -191,6 +191,40 @@ def test_dataset_requests_cost_no_executor_job(pool_app: tuple[Flask, CountingPo
     assert sorted(timings)[2] < 0.5  # the median; the target (50 ms) is measured elsewhere
 
 
+def test_the_service_description_counts_come_from_the_release(
+        pool_app: tuple[Flask, CountingPool], published: Path) -> None:
+    """GET /sparql without a query: the void:triples of a release are its published
+    figures, and describing it runs no executor job (at 100,000 profiles counting the
+    quads took longer than the 5 s the description allows, on every request)."""
+    app, pool = pool_app
+    client = app.test_client()
+    figures = read_stats(published)
+    assert figures is not None
+    for _ in range(3):
+        answer = client.get("/sparql", headers={"Accept": "text/turtle"})
+        assert answer.status_code == 200
+    assert pool.jobs == 0, "the service description ran a job"
+    graph = Graph().parse(data=answer.get_data(as_text=True), format="turtle")
+    counts = {int(o) for o in graph.objects(None, URIRef(PREFIXES["void"] + "triples"))}
+    assert counts == {figures["quads"], figures["triples"]}
+
+
+def test_a_store_too_big_to_count_is_described_without_counts_once(tmp_path: Path) -> None:
+    _ingest(tmp_path / "work", EXAMPLES)  # no published figures: counted by an executor
+    settings = Settings(store=str(tmp_path / "work"), query_workers=1, query_timeout_s=0.001,
+                        exports_dir=str(tmp_path), result_cache_mb=0)
+    pool = CountingPool(settings)
+    try:
+        client = create_app(settings, service=pool).test_client()
+        for _ in range(3):
+            answer = client.get("/sparql", headers={"Accept": "text/turtle"})
+            assert answer.status_code == 200
+            assert "void#triples" not in answer.get_data(as_text=True)
+        assert pool.jobs == 1, "the count was tried again"
+    finally:
+        pool.close()
+
+
 def test_entity_answers_are_computed_once_per_generation(
         pool_app: tuple[Flask, CountingPool]) -> None:
     app, pool = pool_app

@@ -16,19 +16,10 @@ from typing import Any
 from flask import current_app
 
 from kg.stats import compute_stats, read_stats
-from server.sparql.executor import InProcessRunner, ProcessPoolQueryService, job_runner
+from server.sparql.executor import ProcessPoolQueryService, job_runner, served_directory
 from server.sparql.service import query_service
 
 _lock = threading.Lock()
-
-
-def _served_directory(runner: Any) -> str | None:
-    if isinstance(runner, ProcessPoolQueryService):
-        # a remote engine has no directory: its figures are computed once per generation
-        return None if runner.remote else str(runner.status()["serving"])
-    if isinstance(runner, InProcessRunner) and runner.store.path is not None:
-        return str(runner.store.path)
-    return None
 
 
 def dataset_stats() -> dict[str, Any]:
@@ -47,7 +38,7 @@ def dataset_stats() -> dict[str, Any]:
     with _lock if keep else contextlib.nullcontext():
         if keep and memo.get("generation") == generation:
             return memo["figures"]  # type: ignore[no-any-return]
-        directory = _served_directory(runner)
+        directory = served_directory(runner)
         figures = read_stats(directory)
         if figures is None:
             figures = compute_stats(query_service().select)

@@ -1121,6 +1121,16 @@ class ProcessPoolQueryService:
 Runner = ProcessPoolQueryService | InProcessRunner
 
 
+def served_directory(runner: Runner) -> str | None:
+    """The store directory a runner reads now (a release link resolved), or None over a
+    remote engine or an in-memory store: where published figures (``kg-stats.json``) are."""
+    if isinstance(runner, ProcessPoolQueryService):
+        return None if runner.remote else str(runner.status()["serving"])
+    if runner.store.path is not None:
+        return str(runner.store.path)
+    return None
+
+
 def run_job(runner: Runner, job: Job, *, timeout: float | None = None) -> dict[str, Any]:
     """Run a job whose answer is its head (writes, checks), releasing the executor."""
     stream = runner.start_job(job, timeout=timeout)

@@ -26,10 +26,11 @@ from flask import Blueprint, Response, current_app, redirect, request
 from werkzeug.datastructures import MultiDict
 
 from kg.output.results_io import compact_jsonld
+from kg.stats import read_stats
 from kg.storage.store import KnowledgeStore
 from server.ops import metrics
 from server.settings import Settings
-from server.sparql.executor import job_runner, jsonld_context, run_job
+from server.sparql.executor import job_runner, jsonld_context, run_job, served_directory
 from server.sparql.fair_share import fair_share
 from server.sparql.response_cache import CACHE_HEADER, CACHEABLE
 from server.sparql.response_cache import EXTENSION as RESPONSE_CACHE
@@ -293,15 +294,25 @@ def answer_update(text: str, params: MultiDict[str, str]) -> Response:
 # service description ------------------------------------------------------------
 
 def _stats() -> dict[str, int] | None:
+    """The counts the service description gives, once per generation of the data: those
+    published with a release (``kg-stats.json``), else counted by an executor within 5 s;
+    a store too big to count in that time is described without counts (and not counted
+    again on every request: at 100,000 profiles each attempt took the whole 5 s)."""
     runner = job_runner()
     generation = runner.generation()
     cached = current_app.extensions.get("kg_sd_stats")
     if cached is not None and cached[0] == generation:
         return cached[1]  # type: ignore[no-any-return]
-    try:
-        stats = run_job(runner, {"op": "stats"}, timeout=min(5.0, _settings().query_timeout_s))
-    except ApiError:
-        return None
+    stats: dict[str, int] | None
+    figures = read_stats(served_directory(runner))
+    if figures is not None:
+        stats = {"triples": int(figures["quads"]), "default_triples": int(figures["triples"])}
+    else:
+        try:
+            stats = run_job(runner, {"op": "stats"},
+                            timeout=min(5.0, _settings().query_timeout_s))
+        except ApiError:
+            stats = None
     current_app.extensions["kg_sd_stats"] = (generation, stats)
     return stats
 
