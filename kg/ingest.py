@@ -51,6 +51,7 @@ _METRIC_PROPS = {iri(_SKG + p) for p in PERSON_METRICS.values()}
 _SUPERSEDED_BY = iri(_SKG + "supersededBy")
 _SINGLE_VALUED = " ".join(RULES)
 _SINGLE_VALUED_SET = frozenset(RULES)
+_SINGLE_VALUED_TERMS = tuple(sorted(RULES))
 
 _PREFIX_DECL = "".join(f"PREFIX {k}: <{v}>\n" for k, v in PREFIXES.items())
 
@@ -507,9 +508,7 @@ class Ingestor:
             # what each current document printed, and what the default graph holds
             printed: dict[str, dict[str, list[str]]] = {}
             now: dict[str, set[str]] = {}
-            for prop, value, graph in self.store.statements_about(x):
-                if prop not in _SINGLE_VALUED_SET:
-                    continue
+            for prop, value, graph in self.store.statements_about(x, _SINGLE_VALUED_TERMS):
                 if graph is None:
                     now.setdefault(prop, set()).add(value)
                 elif graph in current:

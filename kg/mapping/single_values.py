@@ -55,7 +55,6 @@ RULES: dict[str, str] = {
                      "then list every author), else false",
 }
 
-_LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))")
 _SIMPLE = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f"}
 
@@ -81,15 +80,21 @@ def lexical(term: str) -> str:
     """
     if term.startswith("<"):
         return term[1:-1]
-    m = _LITERAL.match(term)
-    if m is None:
+    # the lexical form ends at the last quote: neither a datatype IRI nor a language tag
+    # holds one (a regular expression walking an abstract character by character took
+    # most of the single-value pass of an ingest)
+    end = term.rfind('"')
+    if not term.startswith('"') or end <= 0:
         return term
+    body = term[1:end]
+    if "\\" not in body:
+        return body
 
     def one(e: re.Match[str]) -> str:
         code = e.group(1) or e.group(2)
         return chr(int(code, 16)) if code else _SIMPLE.get(e.group(3), e.group(3))
 
-    return _ESCAPE.sub(one, m.group(1))
+    return _ESCAPE.sub(one, body)
 
 
 def _smallest(terms: Sequence[str]) -> str:
@@ -97,7 +102,11 @@ def _smallest(terms: Sequence[str]) -> str:
 
 
 def _longest(terms: Sequence[str]) -> str:
-    return min(terms, key=lambda t: (-len(lexical(t)), lexical(t), t))
+    def key(term: str) -> tuple[int, str, str]:
+        form = lexical(term)  # once per term: abstracts are long
+        return -len(form), form, term
+
+    return min(terms, key=key)
 
 
 def _number(term: str) -> Decimal:

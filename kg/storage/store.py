@@ -663,10 +663,12 @@ class KnowledgeStore:
         assert isinstance(rows, ox.QuerySolutions)
         return [r["g"].value for r in rows]
 
-    def statements_about(self, subject: str) -> Iterator[tuple[str, str, str | None]]:
+    def statements_about(self, subject: str, predicates: Iterable[str] | None = None,
+                         ) -> Iterator[tuple[str, str, str | None]]:
         """(predicate, object, graph IRI or None for the default graph) of every quad whose
         subject is ``subject`` (an IRI term), in every graph: one index range, where a
-        SPARQL pattern with a variable graph may scan far more.
+        SPARQL pattern with a variable graph may scan far more. With ``predicates`` (IRI
+        terms), only those: one narrower range each, and no term is built for the rest.
 
         >>> store = KnowledgeStore.open(None)
         >>> store.update('INSERT DATA { <http://ex.org/a> <http://ex.org/p> 1 . '
@@ -675,10 +677,19 @@ class KnowledgeStore:
         [('<http://ex.org/p>', '"1"^^<http://www.w3.org/2001/XMLSchema#integer>', None), \
 ('<http://ex.org/p>', '"2"^^<http://www.w3.org/2001/XMLSchema#integer>', 'http://ex.org/g')]
         """
-        for q in self._store.quads_for_pattern(ox.NamedNode(subject[1:-1]), None, None, None):
-            graph = q.graph_name
-            yield (str(q.predicate), str(q.object),
-                   graph.value if isinstance(graph, ox.NamedNode) else None)
+        node = ox.NamedNode(subject[1:-1])
+        if predicates is None:
+            for q in self._store.quads_for_pattern(node, None, None, None):
+                graph = q.graph_name
+                yield (str(q.predicate), str(q.object),
+                       graph.value if isinstance(graph, ox.NamedNode) else None)
+            return
+        for predicate in predicates:
+            for q in self._store.quads_for_pattern(node, ox.NamedNode(predicate[1:-1]),
+                                                   None, None):
+                graph = q.graph_name
+                yield (predicate, str(q.object),
+                       graph.value if isinstance(graph, ox.NamedNode) else None)
 
     def objects(self, subject: str, predicate: str) -> Iterator[str]:
         """Objects (N-Triples syntax) of a subject and predicate in the default graph."""
