@@ -20,20 +20,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-_TOKEN = re.compile(r"""
-      (?P<space>\s+)
-    | (?P<comment>\#[^\n\r]*)
-    | (?P<longstring>\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\" | '''(?:[^'\\]|\\.|'(?!''))*''')
-    | (?P<string>"(?:[^"\\\n\r]|\\.)*" | '(?:[^'\\\n\r]|\\.)*')
-    | (?P<openstring>\"\"\"|\'\'\'|["'])
-    | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
-    | (?P<var>[?$][\w\u00b7\u0300-\u036f\u203f-\u2040]+)
-    | (?P<bnode>_:[\w.\-\u00b7]*)
-    | (?P<pname>(?:[^\W\d_][\w.\-]*)?:(?:[\w.:\-\u00b7]|%[0-9A-Fa-f]{2}|\\.)*)
-    | (?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)
-    | (?P<word>[^\W\d][\w\-]*)
-    | (?P<punct>.)
-""", re.VERBOSE | re.DOTALL)
+from kg.sparql_tokens import tokens
 
 _POSITION = re.compile(r"error at (\d+):(\d+): ?(.*)", re.DOTALL)
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)+)"')
@@ -84,16 +71,7 @@ def excerpt(text: str, line: int, column: int) -> str:
 
 
 def _tokens(text: str) -> list[tuple[str, str, int]]:
-    out = []
-    for m in _TOKEN.finditer(text):
-        kind = m.lastgroup or "punct"
-        if kind in ("space", "comment"):
-            continue
-        value = m.group()
-        if kind == "pname" and value.endswith("."):
-            value = value.rstrip(".")  # the dot ends the triple
-        out.append((kind, value, m.start()))
-    return out
+    return [(t.kind, t.text, t.start) for t in tokens(text)]
 
 
 def _problem(text: str, offset: int, cause: str) -> SyntaxProblem:

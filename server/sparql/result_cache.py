@@ -41,7 +41,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from server.sparql.text import decode_codepoints, tokens
+from kg.sparql_tokens import decode_codepoints, tokens
 
 #: the read jobs whose answers are kept (their heads hold plain values)
 CACHED_OPS = frozenset({"query", "construct", "ask", "rows"})

@@ -1,10 +1,9 @@
 """What the server needs to know about a SPARQL text before it runs it.
 
-A small tokenizer that follows SPARQL's lexical rules (strings, long strings, IRIs,
-comments, prefixed names, variables) is enough to answer, without executing anything:
-which query form it is, which SERVICE endpoints and LOAD sources it names, whether an
-update has USING/WITH clauses, and to add protocol-given USING clauses. Keywords
-inside strings, comments or IRIs are never mistaken for keywords. Codepoint escapes
+The project's SPARQL tokenizer (:mod:`kg.sparql_tokens`) is enough to answer, without
+executing anything: which query form it is, which SERVICE endpoints and LOAD sources it
+names, whether an update has USING/WITH clauses, and to add protocol-given USING clauses.
+Keywords inside strings, comments or IRIs are never mistaken for keywords. Codepoint escapes
 (``\\u0053``) are decoded first, as the SPARQL grammar prescribes; when the scanner
 and the engine could disagree, the scanner errs towards seeing a keyword (refusal).
 
@@ -20,73 +19,13 @@ and the engine could disagree, the scanner errs towards seeing a keyword (refusa
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 from urllib.parse import urljoin
 
-
-class Token(NamedTuple):
-    kind: str  # iri, pname, var, string, bnode, number, word, punct
-    text: str
-    start: int
-    end: int
-
-
-_TOKEN = re.compile(r"""
-      (?P<space>\s+)
-    | (?P<comment>\#[^\n\r]*)
-    | (?P<string>\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
-                | '''(?:[^'\\]|\\.|'(?!''))*'''
-                | "(?:[^"\\\n\r]|\\.)*"
-                | '(?:[^'\\\n\r]|\\.)*')
-    | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
-    | (?P<var>[?$][\w\u00b7\u0300-\u036f\u203f-\u2040]+)
-    | (?P<bnode>_:[\w.\-\u00b7]*)
-    | (?P<pname>(?:[^\W\d_][\w.\-]*)?:
-                (?:[\w.:\-\u00b7]|%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?\#@%])*)
-    | (?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)
-    | (?P<word>[^\W\d][\w\-]*)
-    | (?P<punct><<\(|\)>>|\^\^|<<|>>|.)
-""", re.VERBOSE | re.DOTALL)
-
-_CODEPOINT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+from kg.sparql_tokens import Token, decode_codepoints, tokens
 
 QUERY_FORMS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
-
-
-def decode_codepoints(text: str) -> str:
-    r"""Decode ``\uXXXX``/``\UXXXXXXXX`` escapes, which SPARQL allows anywhere.
-
-    >>> decode_codepoints(r"\u0053ERVICE")
-    'SERVICE'
-    """
-    def one(m: re.Match[str]) -> str:
-        code = int(m.group(1) or m.group(2), 16)
-        return chr(code) if code <= 0x10FFFF else m.group(0)
-    if "\\" not in text:
-        return text
-    return _CODEPOINT.sub(one, text)
-
-
-def tokens(text: str) -> Iterator[Token]:
-    """Significant tokens (no whitespace or comments) of a SPARQL text.
-
-    >>> [t.text for t in tokens('ASK { <a#b> ex:p "x # y" } # note')]
-    ['ASK', '{', '<a#b>', 'ex:p', '"x # y"', '}']
-    """
-    for m in _TOKEN.finditer(text):
-        kind = m.lastgroup or "punct"
-        if kind in ("space", "comment"):
-            continue
-        value = m.group()
-        if kind == "pname" and value.endswith("."):
-            # a local name never ends with '.'; the dot ends the triple
-            stripped = value.rstrip(".")
-            yield Token(kind, stripped, m.start(), m.start() + len(stripped))
-            for i in range(m.start() + len(stripped), m.end()):
-                yield Token("punct", ".", i, i + 1)
-            continue
-        yield Token(kind, value, m.start(), m.end())
 
 
 def _is(token: Token, *keywords: str) -> bool:
