@@ -6,6 +6,7 @@ Nothing opens a store or builds an app at import time; :func:`create_app` does.
 from __future__ import annotations
 
 import importlib
+import os
 from functools import lru_cache
 from typing import Any
 
@@ -94,7 +95,12 @@ def _install_response_cache(app: Flask, service: Any) -> None:
     cache = getattr(service, "cache", None)
     if cache is None or not cache.enabled:
         return
+    from server.sparql import shared_answers
     from server.sparql.response_cache import EXTENSION, ResponseCache
+
+    # under kg serve the workers share one store of whole answers (server.shared_state)
+    shared = os.environ.get(shared_answers.ENV)
+    answers = (shared_answers.SharedAnswers(shared, cache.max_bytes) if shared else None)
 
     metrics = app.extensions["kg_metrics"]
 
@@ -102,6 +108,6 @@ def _install_response_cache(app: Flask, service: Any) -> None:
         metrics.count_request("sparql.endpoint", 200)
         metrics.cache_hits.inc()
 
-    layer = ResponseCache(app.wsgi_app, service, hit)
+    layer = ResponseCache(app.wsgi_app, service, hit, answers)
     app.wsgi_app = layer  # type: ignore[method-assign]
     app.extensions[EXTENSION] = layer

@@ -71,7 +71,9 @@ SETTINGS: tuple[Setting, ...] = (
             "response says so in the KG-Result-Capped header. 0 means no cap."),
     Setting("result_cache_mb", 64, int,
             "Memory per WSGI worker for the answers of repeated read queries (each up to "
-            "1 MB), kept while the served data is unchanged; 0 turns the cache off."),
+            "1 MB), kept while the served data is unchanged; under kg serve as much again, "
+            "shared by the workers, for whole answers of GET queries; 0 turns the cache "
+            "off."),
     Setting("page_cache_mb", 32, int,
             "Memory per WSGI worker for entity pages (HTML and RDF, each up to 1 MB), each "
             "computed once per version of the served data; 0 turns the cache off."),

@@ -8,9 +8,11 @@ directory, named ``kg-serve-<pid>-*``, holding
   process's metric values, so /metrics sums every worker (:mod:`server.ops`); it must
   be set before prometheus-client is imported, hence here, and it starts empty;
 - ``fair-share.table``: the clients' query-time balances (:mod:`server.sparql.fair_share`),
-  named in ``KG_FAIR_SHARE_TABLE``.
+  named in ``KG_FAIR_SHARE_TABLE``;
+- ``answers/``: the whole answers of repeated GET queries that every worker reads and
+  writes (:mod:`server.sparql.shared_answers`), named in ``KG_SHARED_ANSWERS``.
 
-The workers inherit both variables. The directory is removed when the server stops
+The workers inherit the variables. The directory is removed when the server stops
 (by the master only: a worker leaving through the same code must not), and run
 directories of servers that are no longer running (killed before they could clean up)
 are removed when the next server starts.
@@ -28,6 +30,7 @@ from pathlib import Path
 
 from kg.storage.store_lock import process_alive
 from server.sparql.fair_share import TABLE_BYTES, TABLE_ENV
+from server.sparql.shared_answers import ENV as ANSWERS_ENV
 
 PREFIX = "kg-serve-"
 
@@ -59,8 +62,11 @@ def prepare() -> tuple[Path, Callable[[], None]]:
     table = run_dir / "fair-share.table"
     with open(table, "wb") as out:
         out.truncate(TABLE_BYTES)
+    answers = run_dir / "answers"
+    answers.mkdir()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     os.environ[TABLE_ENV] = str(table)
+    os.environ[ANSWERS_ENV] = str(answers)
     if "prometheus_client" in sys.modules:  # it chose its kind of values when imported
         from prometheus_client import values
 

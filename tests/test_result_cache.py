@@ -346,3 +346,46 @@ def test_a_new_release_is_not_answered_from_whole_answers(tmp_path: Path, store_
         assert after.json["results"]["bindings"][0]["n"]["value"] == "3"
     finally:
         service.close()
+
+
+def test_the_workers_of_kg_serve_share_their_whole_answers(tmp_path: Path, store_dir: Path,
+                                                           ) -> None:
+    """A query one worker answered is a hit in the other: with a cache per worker each
+    new query was evaluated once per worker before every client got it from memory."""
+    import http.client
+    from urllib.parse import quote
+
+    import psutil
+
+    from tests.server_fixtures import running_server
+
+    def owner(server_pid: int, conn: http.client.HTTPConnection) -> int:
+        port = conn.sock.getsockname()[1]
+        for child in psutil.Process(server_pid).children():
+            if any(c.raddr and c.raddr.port == port for c in child.net_connections("tcp")):
+                return child.pid
+        raise AssertionError("no worker holds the connection")
+
+    with running_server(store_dir, tmp_path, workers=2, threads=2, query_workers=1) as server:
+        conns = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=20)
+                 for _ in range(4)]
+        try:
+            for conn in conns:  # connect, and learn which worker holds each connection
+                conn.request("GET", "/healthz")
+                conn.getresponse().read()
+            by_worker: dict[int, http.client.HTTPConnection] = {}
+            for conn in conns:
+                by_worker.setdefault(owner(server.proc.pid, conn), conn)
+            assert len(by_worker) == 2, "both workers must hold a connection"
+            first, second = by_worker.values()
+            target = "/sparql?query=" + quote("SELECT ?o { <http://example.org/9> ?p ?o }")
+            answers = []
+            for conn in (first, second, first):
+                conn.request("GET", target, headers={"Accept": "application/sparql-results+json"})
+                response = conn.getresponse()
+                answers.append((response.getheader("KG-Result-Cache"), response.read()))
+            assert [a[0] for a in answers] == ["miss", "hit", "hit"]
+            assert answers[0][1] == answers[1][1] == answers[2][1]
+        finally:
+            for conn in conns:
+                conn.close()

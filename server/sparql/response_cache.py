@@ -74,19 +74,40 @@ def _variant(environ: WSGIEnvironment) -> str:
                         *(str(environ.get(name, "")) for name in VARIANT_HEADERS)])
 
 
+class WorkerAnswers:
+    """Whole answers kept in this worker's own result cache (``service.cache``)."""
+
+    def __init__(self, cache: Any) -> None:
+        self.cache = cache
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.cache.enabled)
+
+    def get(self, generation: str, variant: str) -> tuple[list[tuple[str, str]], bytes] | None:
+        hit = self.cache.get((generation, variant))
+        return None if hit is None else (hit[0]["headers"], hit[1])
+
+    def put(self, generation: str, variant: str, headers: list[tuple[str, str]],
+            body: bytes) -> bool:
+        return bool(self.cache.put((generation, variant), {"headers": headers}, body))
+
+
 class ResponseCache:
     """WSGI middleware around the app: answers a repeated ``GET /sparql`` from memory.
 
-    ``service`` is the app's query service: its ``cache`` (a ResultCache) holds the
-    answers and its ``generation()`` names the data served now. ``on_hit`` is called for
-    every answer given from the cache (metrics).
+    ``service`` is the app's query service: its ``generation()`` names the data served
+    now. ``answers`` keeps the whole answers: this worker's result cache
+    (:class:`WorkerAnswers`, the default) or a store the workers share
+    (:class:`server.sparql.shared_answers.SharedAnswers`, under ``kg serve``).
+    ``on_hit`` is called for every answer given from it (metrics).
     """
 
     def __init__(self, app: WSGIApplication, service: Any,
-                 on_hit: Callable[[], None] | None = None) -> None:
+                 on_hit: Callable[[], None] | None = None, answers: Any = None) -> None:
         self.app = app
         self.service = service
-        self.cache = service.cache
+        self.cache = answers if answers is not None else WorkerAnswers(service.cache)
         self.on_hit = on_hit
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse,
@@ -96,12 +117,12 @@ class ResponseCache:
                 or any(name in environ for name in _PASS_HEADERS)):
             return self.app(environ, start_response)
         variant = _variant(environ)
-        hit = self.cache.get((self.service.generation(), variant))
+        hit = self.cache.get(self.service.generation(), variant)
         if hit is not None:
-            head, body = hit
+            headers, body = hit
             if self.on_hit is not None:
                 self.on_hit()
-            start_response(_OK, list(head["headers"]))
+            start_response(_OK, list(headers))
             return [body]
         return self._answer(environ, start_response, variant)
 
@@ -127,5 +148,5 @@ class ResponseCache:
                 close()
         headers = [(name, "hit" if name == CACHE_HEADER else value)
                    for name, value in seen[1]]
-        self.cache.put((generation, variant), {"headers": headers}, body)
+        self.cache.put(generation, variant, headers, body)
         return [body]
