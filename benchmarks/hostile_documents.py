@@ -36,10 +36,9 @@ from pathlib import Path
 
 from benchmarks.generate_corpus import iter_documents
 from kg.errors import DocumentError
-from kg.ingest import _data_block
 from kg.mapping.iris import IriMinter
 from kg.mapping.mapper import map_document
-from kg.output.ntriples import iri
+from kg.output.ntriples import data_block, iri
 from kg.parse.detect import read_documents
 from kg.parse.records import SourceDocument
 from kg.storage.store import KnowledgeStore
@@ -566,7 +565,7 @@ def _write_both_ways(doc: SourceDocument, minter: IriMinter) -> None:
     quads += [(t, None) for t in (*m.statements, *m.observations, *m.description)]
     quads += [((iri(m.person), p, v), None) for p, v in m.metrics.items()]
     update = KnowledgeStore.open(None)
-    update.update("INSERT DATA {\n" + _data_block(quads) + "}")
+    update.update("INSERT DATA {\n" + data_block(quads) + "}")
     mine = sorted(bulk.quad_lines(all_graphs=True))
     theirs = sorted(update.quad_lines(all_graphs=True))
     if mine != theirs:

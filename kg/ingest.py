@@ -39,7 +39,7 @@ from kg.mapping.migrations import check_authorship_model
 from kg.mapping.names import person_key
 from kg.mapping.single_values import NAME, RULES, Printing, choose
 from kg.mapping.vocab import PERSON_METRICS, PREFIXES
-from kg.output.ntriples import XSD_DATE, Triple, iri, quad_line, typed
+from kg.output.ntriples import XSD_DATE, Quad, Triple, data_block, iri, quad_line, typed
 from kg.output.results_io import nt_term
 from kg.parse.records import SourceDocument
 from kg.storage.store import KnowledgeStore
@@ -437,9 +437,9 @@ class Ingestor:
             return
         parts = []
         if deletes:
-            parts.append("DELETE DATA {\n" + _data_block(deletes) + "}")
+            parts.append("DELETE DATA {\n" + data_block(deletes) + "}")
         if inserts:
-            parts.append("INSERT DATA {\n" + _data_block(inserts) + "}")
+            parts.append("INSERT DATA {\n" + data_block(inserts) + "}")
         if parts:
             self.store.update(" ;\n".join(parts))
             self._transactions += 1
@@ -636,7 +636,6 @@ class Ingestor:
         self._run_persons.clear()
 
 
-Quad = tuple[Triple, str | None]
 
 
 _AUTHOR, _MAKER, _MADE = iri(_S + "author"), iri(_FOAF + "maker"), iri(_FOAF + "made")
@@ -653,15 +652,3 @@ def _add_link(wanted: set[Triple], a: str, x: str, person: str) -> None:
     """The four triples that link byline ``a`` (``skg:person``) of paper ``x`` to ``person``."""
     wanted.add((a, _PERSON, person))
     wanted.update(_paper_links(x, person))
-
-
-def _data_block(quads: list[Quad]) -> str:
-    """Quads as the body of a SPARQL DATA block (GRAPH groups for named graphs)."""
-    default: list[str] = []
-    named: dict[str, list[str]] = {}
-    for (s, p, o), graph in quads:
-        (default if graph is None else named.setdefault(graph, [])).append(f"{s} {p} {o} .")
-    out = "\n".join(default)
-    for graph, triples in named.items():
-        out += f"\nGRAPH {graph} {{\n" + "\n".join(triples) + "\n}"
-    return out + "\n"

@@ -43,7 +43,16 @@ from kg.mapping.identifiers import IdentifierError, parse_target
 from kg.mapping.iris import IriMinter
 from kg.mapping.names import person_key, title_key
 from kg.mapping.vocab import PREFIXES
-from kg.output.ntriples import XSD_DATETIME, Triple, iri, is_valid_iri, literal, typed
+from kg.output.ntriples import (
+    XSD_DATETIME,
+    Quad,
+    Triple,
+    data_block,
+    iri,
+    is_valid_iri,
+    literal,
+    typed,
+)
 from kg.storage.store import KnowledgeStore
 
 _OWL_SAME_AS = iri(PREFIXES["owl"] + "sameAs")
@@ -54,9 +63,6 @@ _PREFIX_DECL = "".join(f"PREFIX {k}: <{v}>\n" for k, v in PREFIXES.items())
 _COLUMNS = ("entity", "target", "scheme")
 _BOM = "\ufeff"
 _VALUES_CHUNK = 500
-
-#: a triple and its graph (None: the default graph), terms in N-Triples syntax
-Quad = tuple[Triple, str | None]
 
 
 class LinkFileError(DocumentError):
@@ -352,11 +358,11 @@ def load_linkset(store: KnowledgeStore, path: str | Path, minter: IriMinter, *,
     inserts += [(t, None) for t in sorted(description - old)]
     parts: list[str] = []
     if deletes:
-        parts.append("DELETE DATA {\n" + _data_block(deletes) + "}")
+        parts.append("DELETE DATA {\n" + data_block(deletes) + "}")
     if not wanted:
         parts.append(f"CREATE SILENT GRAPH {g}")
     if inserts:
-        parts.append("INSERT DATA {\n" + _data_block(inserts) + "}")
+        parts.append("INSERT DATA {\n" + data_block(inserts) + "}")
     store.update(" ;\n".join(parts))
     store.flush()
     return report
@@ -395,14 +401,3 @@ def _supported_elsewhere(store: KnowledgeStore, triple: Triple, graph: str) -> b
         if not superseded:
             return True
     return False
-
-
-def _data_block(quads: list[Quad]) -> str:
-    default: list[str] = []
-    named: dict[str, list[str]] = {}
-    for (s, p, o), graph in quads:
-        (default if graph is None else named.setdefault(graph, [])).append(f"{s} {p} {o} .")
-    out = "\n".join(default)
-    for graph, triples in named.items():
-        out += f"\nGRAPH {graph} {{\n" + "\n".join(triples) + "\n}"
-    return out + "\n"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 XSD_INTEGER = XSD + "integer"
@@ -24,6 +25,8 @@ XSD_DATETIME = XSD + "dateTime"
 XSD_BOOLEAN = XSD + "boolean"
 
 Triple = tuple[str, str, str]
+#: a triple and its graph (an IRI term, None for the default graph)
+Quad = tuple[Triple, str | None]
 
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t",
             "\b": "\\b", "\f": "\\f"}
@@ -116,3 +119,23 @@ def quad_line(triple: Triple, graph: str | None) -> str:
     """One N-Quads line (``graph`` an IRI term, None for the default graph)."""
     s, p, o = triple
     return f"{s} {p} {o} {graph} .\n" if graph else f"{s} {p} {o} .\n"
+
+
+def data_block(quads: Iterable[Quad]) -> str:
+    """Quads as the body of a SPARQL ``INSERT DATA``/``DELETE DATA`` block (GRAPH groups
+    for named graphs).
+
+    >>> print(data_block([(("<s>", "<p>", "1"), None), (("<s>", "<p>", "2"), "<g>")]), end="")
+    <s> <p> 1 .
+    GRAPH <g> {
+    <s> <p> 2 .
+    }
+    """
+    default: list[str] = []
+    named: dict[str, list[str]] = {}
+    for (s, p, o), graph in quads:
+        (default if graph is None else named.setdefault(graph, [])).append(f"{s} {p} {o} .")
+    out = "\n".join(default)
+    for graph, triples in named.items():
+        out += f"\nGRAPH {graph} {{\n" + "\n".join(triples) + "\n}"
+    return out + "\n"

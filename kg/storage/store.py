@@ -342,6 +342,20 @@ def read_error(exc: OSError) -> KgError:
     return StoreError(f"the store failed while reading results: {exc}")
 
 
+def _by_subject(statements: Iterable[Any]) -> Iterator[SubjectGroup]:
+    """Triples or quads, in subject order, as one group per subject."""
+    current: Any = None
+    pairs: list[tuple[str, TermTuple]] = []
+    for q in statements:
+        if current is None or q.subject != current:
+            if current is not None:
+                yield _describe_term(current), pairs
+            current, pairs = q.subject, []
+        pairs.append((q.predicate.value, _describe_term(q.object)))
+    if current is not None:
+        yield _describe_term(current), pairs
+
+
 def _describe_term(term: Any) -> tuple[str, str, str | None, str | None]:
     if isinstance(term, ox.NamedNode):
         return ("uri", term.value, None, None)
@@ -541,16 +555,8 @@ class KnowledgeStore:
 
     def subjects(self, graph: str | None = None) -> Iterator[SubjectGroup]:
         """One graph's triples grouped by subject, in the store's (stable) index order."""
-        current: Any = None
-        pairs: list[tuple[str, TermTuple]] = []
-        for q in self._store.quads_for_pattern(None, None, None, _graph_term(graph)):
-            if current is None or q.subject != current:
-                if current is not None:
-                    yield _describe_term(current), pairs
-                current, pairs = q.subject, []
-            pairs.append((q.predicate.value, _describe_term(q.object)))
-        if current is not None:
-            yield _describe_term(current), pairs
+        yield from _by_subject(
+            self._store.quads_for_pattern(None, None, None, _graph_term(graph)))
 
     def quad_lines(self, graph: str | None = None, *, all_graphs: bool = False) -> Iterator[str]:
         """N-Quads lines of one graph (N-Triples lines) or of every graph, store order."""
@@ -645,16 +651,7 @@ class KnowledgeStore:
     @staticmethod
     def file_subjects(source: str | os.PathLike[str], from_format: str) -> Iterator[SubjectGroup]:
         """Triples of a subject-sorted RDF file grouped by subject (streaming)."""
-        current: Any = None
-        pairs: list[tuple[str, TermTuple]] = []
-        for q in ox.parse(path=str(source), format=_RDF[from_format]):
-            if current is None or q.subject != current:
-                if current is not None:
-                    yield _describe_term(current), pairs
-                current, pairs = q.subject, []
-            pairs.append((q.predicate.value, _describe_term(q.object)))
-        if current is not None:
-            yield _describe_term(current), pairs
+        yield from _by_subject(ox.parse(path=str(source), format=_RDF[from_format]))
 
     def graphs_containing(self, triple: tuple[str, str, str]) -> list[str]:
         """IRIs of the named graphs holding a triple given in N-Triples syntax."""
@@ -678,17 +675,12 @@ class KnowledgeStore:
 ('<http://ex.org/p>', '"2"^^<http://www.w3.org/2001/XMLSchema#integer>', 'http://ex.org/g')]
         """
         node = ox.NamedNode(subject[1:-1])
-        if predicates is None:
-            for q in self._store.quads_for_pattern(node, None, None, None):
+        ranges = ([None] if predicates is None
+                  else [ox.NamedNode(predicate[1:-1]) for predicate in predicates])
+        for predicate in ranges:
+            for q in self._store.quads_for_pattern(node, predicate, None, None):
                 graph = q.graph_name
                 yield (str(q.predicate), str(q.object),
-                       graph.value if isinstance(graph, ox.NamedNode) else None)
-            return
-        for predicate in predicates:
-            for q in self._store.quads_for_pattern(node, ox.NamedNode(predicate[1:-1]),
-                                                   None, None):
-                graph = q.graph_name
-                yield (predicate, str(q.object),
                        graph.value if isinstance(graph, ox.NamedNode) else None)
 
     def objects(self, subject: str, predicate: str) -> Iterator[str]:
