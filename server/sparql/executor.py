@@ -892,8 +892,10 @@ class ProcessPoolQueryService:
                 self._cond.notify()
         self._event("restart")
 
-    def _receive(self, ex: _Executor, deadline: float) -> Message | None:
-        """The executor's next message, or None when the deadline passed."""
+    def _receive(self, ex: _Executor, deadline: float, job: Job, arrived: float,
+                 ) -> Message | None:
+        """The executor's next message, or None when the deadline passed. An executor
+        stopped by the memory watchdog is logged (for ``job``) and answered 503."""
         if not ex.readable(deadline - time.monotonic()):
             return None
         try:
@@ -902,6 +904,7 @@ class ProcessPoolQueryService:
             code = ex.proc.exitcode
             self._replace(ex)
             if ex.memory_stopped:
+                _log_stop(job, "stopped: memory bound", arrived)
                 raise self._memory_error() from None
             raise ApiError(500, f"the query executor stopped unexpectedly (exit code {code}); "
                            "it has been restarted") from None
@@ -924,7 +927,8 @@ class ProcessPoolQueryService:
         if ex.ready:
             return deadline
         startup_end = ex.started + max(_STARTUP_TIMEOUT_S, self.timeout)
-        message = self._receive(ex, startup_end if ex.initial else min(deadline, startup_end))
+        message = self._receive(ex, startup_end if ex.initial else min(deadline, startup_end),
+                                job, arrived)
         if message is None and time.monotonic() < startup_end:
             self._release(ex)  # still starting: the next request may find it ready
             self._event("timeout")
@@ -1003,11 +1007,9 @@ class ProcessPoolQueryService:
             finally:
                 excuse_wait(time.monotonic() - opening)
             ex.conn.send_bytes(_pack(job))
-            message = self._receive(ex, deadline)
+            message = self._receive(ex, deadline, job, arrived)
         except ApiError:
-            if ex.memory_stopped:
-                _log_stop(job, "stopped: memory bound", arrived)
-            raise
+            raise  # the executor is back in the pool or replaced already
         except OSError as exc:
             self._replace(ex)
             raise ApiError(503, "the query executor stopped unexpectedly and was restarted; "
@@ -1045,12 +1047,7 @@ class ProcessPoolQueryService:
         spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
         try:
             while True:
-                try:
-                    msg = self._receive(ex, deadline)
-                except ApiError:
-                    if ex.memory_stopped:
-                        _log_stop(job, "stopped: memory bound", arrived)
-                    raise
+                msg = self._receive(ex, deadline, job, arrived)
                 if msg is None:
                     self._replace(ex)
                     self._event("timeout")
