@@ -78,6 +78,10 @@ def create_app(
     register_error_handlers(app)
     for name in BLUEPRINT_MODULES:
         app.register_blueprint(importlib.import_module(name).bp)
+    # plain GET /sparql queries, answered without Flask (inside the limits and proxy fix)
+    from server.sparql.lane import install_lane
+
+    install_lane(app)
     install_limits(app, settings)
     if settings.trusted_proxies > 0:
         # outside the limits: they and every URL see the public scheme, host and prefix

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, redirect, request
+from flask import Blueprint, Flask, Response, current_app, redirect, request
 from werkzeug.datastructures import MultiDict
 
 from kg.output.results_io import compact_jsonld
@@ -30,7 +31,13 @@ from kg.stats import read_stats
 from kg.storage.store import KnowledgeStore
 from server.ops import metrics
 from server.settings import Settings
-from server.sparql.executor import job_runner, jsonld_context, run_job, served_directory
+from server.sparql.executor import (
+    JobStream,
+    job_runner,
+    jsonld_context,
+    run_job,
+    served_directory,
+)
 from server.sparql.fair_share import fair_share
 from server.sparql.response_cache import CACHE_HEADER, CACHEABLE
 from server.sparql.response_cache import EXTENSION as RESPONSE_CACHE
@@ -45,7 +52,14 @@ from server.sparql.text import (
 from server.sparql.write_access import require_write_token
 from server.web.compression import gzip_response
 from server.web.errors import ApiError
-from server.web.negotiation import Choice, add_vary, negotiate, prefers_html
+from server.web.negotiation import (
+    Choice,
+    add_vary,
+    negotiate,
+    negotiate_header,
+    prefers_html,
+    prefers_html_header,
+)
 from server.web.request_parsing import check_charset, check_iri, decode_utf8, parse_params
 
 bp = Blueprint("sparql", __name__)
@@ -104,23 +118,24 @@ def read_operation() -> tuple[str | None, str | None, MultiDict[str, str]]:
     return (queries[0] if queries else None), (updates[0] if updates else None), params
 
 
-def _check_size(text: str, what: str) -> None:
+def _check_size(text: str, what: str, settings: Settings | None = None) -> None:
     size = len(text.encode("utf-8"))
-    limit = _settings().max_query_bytes
+    limit = (settings or _settings()).max_query_bytes
     if size > limit:
         raise ApiError(413, f"the {what} is {size} bytes; KG_MAX_QUERY_BYTES allows {limit}")
 
 
-def refuse_external(text: str, settings: Settings) -> str:
+def refuse_external(text: str, settings: Settings, endpoint: str | None = None) -> str:
     """400 for SERVICE clauses (and LOAD) whose endpoint is not in the allowlist.
 
     A refused ``LOAD SILENT`` is no error: the text returned has that operation replaced
     by one that does nothing (SILENT: the update succeeds and changes nothing), and no
-    connection is made. Otherwise the text is returned as it is.
+    connection is made. Otherwise the text is returned as it is. ``endpoint``: this
+    endpoint's IRI (default: the current request's).
     """
     allowed = settings.allowed_services
     dropped = []
-    for ref in external_refs(text, endpoint_iri()):
+    for ref in external_refs(text, endpoint if endpoint is not None else endpoint_iri()):
         if (ref.keyword == "LOAD" and ref.silent and ref.span is not None
                 and ref.endpoint not in allowed):
             dropped.append(ref)
@@ -163,27 +178,39 @@ def endpoint() -> Any:
     return answer_description(params)
 
 
+def cors_headers(settings: Settings, origin: str | None) -> tuple[dict[str, str], bool]:
+    """The CORS headers of an endpoint answer to a request from ``origin`` (KG_CORS_ORIGINS),
+    and whether the answer varies with Origin."""
+    origins = settings.cors_origins.strip()
+    if not origins:
+        return {}, False
+    allowed = [o.strip() for o in origins.split(",") if o.strip()]
+    headers = {}
+    varies = False
+    if "*" in allowed:
+        headers["Access-Control-Allow-Origin"] = "*"
+    elif origin and origin in allowed:
+        headers["Access-Control-Allow-Origin"] = origin
+        varies = True
+    headers["Access-Control-Expose-Headers"] = (
+        "KG-Result-Capped, KG-Result-Count, KG-Result-Cache, KG-Release, ETag")
+    return headers, varies
+
+
 @bp.after_request
 def _finish(response: Response) -> Response:
     add_vary(response, "Accept")
-    origins = _settings().cors_origins.strip()
-    if origins:
-        allowed = [o.strip() for o in origins.split(",") if o.strip()]
-        origin = request.headers.get("Origin")
-        if "*" in allowed:
-            response.headers["Access-Control-Allow-Origin"] = "*"
-        elif origin and origin in allowed:
-            response.headers["Access-Control-Allow-Origin"] = origin
-            add_vary(response, "Origin")
-        response.headers["Access-Control-Expose-Headers"] = (
-            "KG-Result-Capped, KG-Result-Count, KG-Result-Cache, KG-Release, ETag")
+    headers, varies = cors_headers(_settings(), request.headers.get("Origin"))
+    response.headers.update(headers)
+    if varies:
+        add_vary(response, "Origin")
     return gzip_response(response)
 
 
 # queries -------------------------------------------------------------------------
 
-def _choices(form: str | None, fmt_param: str | None) -> tuple[dict[str, Choice | None],
-                                                                 dict[str, str]]:
+def _choices(form: str | None, fmt_param: str | None, accept: str | None,
+             ) -> tuple[dict[str, Choice | None], dict[str, str]]:
     """Negotiated formats per result kind; 406 at once when the query's kind is known."""
     kinds = (["results"] if form in ("select", "ask") else
              ["rdf"] if form in ("construct", "describe") else ["results", "rdf"])
@@ -191,7 +218,8 @@ def _choices(form: str | None, fmt_param: str | None) -> tuple[dict[str, Choice 
     refusals: dict[str, str] = {}
     for kind in kinds:
         try:
-            choices[kind] = negotiate(request, kind, default=DEFAULTS[kind], param=fmt_param)
+            choices[kind] = negotiate_header(accept, kind, default=DEFAULTS[kind],
+                                             param=fmt_param)
         except ApiError as exc:
             if len(kinds) == 1 or exc.status != 406:
                 raise
@@ -203,10 +231,37 @@ def _etag(*parts: Any) -> str:
     return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()[:32]
 
 
-def answer_query(text: str, params: MultiDict[str, str]) -> Response:
-    settings = _settings()
-    _check_size(text, "query")
-    refuse_external(text, settings)
+@dataclass
+class PreparedQuery:
+    """A checked query request, ready to run: what the ``/sparql`` route and the lean
+    lane for ``GET /sparql`` (:mod:`server.sparql.lane`) share."""
+
+    text: str
+    form: str | None
+    #: ``format=``, which overrides Accept
+    format_param: str | None
+    choices: dict[str, Choice | None]
+    job: dict[str, Any]
+    default_graphs: list[str]
+    named_graphs: list[str]
+    #: a browser asking for a page: the query page shows the query (nothing negotiated)
+    wants_page: bool = False
+
+    def etag(self, settings: Settings, generation: str) -> str:
+        """The weak ETag of the answer on this generation of the data."""
+        return _etag(self.text, self.default_graphs, self.named_graphs, settings.result_cap,
+                     {k: c.media_type if c else None for k, c in self.choices.items()},
+                     generation)
+
+
+def prepare_query(text: str, params: MultiDict[str, str], *, endpoint: str,
+                  accept: str | None, settings: Settings, page: bool = False,
+                  ) -> PreparedQuery:
+    """Check a query request (size, federation allowlist, dataset, formats) and build its
+    executor job; an :class:`ApiError` says what is wrong. With ``page`` (a GET), a
+    client that prefers HTML to every result format gets ``wants_page`` instead."""
+    _check_size(text, "query", settings)
+    refuse_external(text, settings, endpoint)
     if params.getlist("using-graph-uri") or params.getlist("using-named-graph-uri"):
         raise ApiError(400, "using-graph-uri and using-named-graph-uri apply to updates; "
                        "queries take default-graph-uri and named-graph-uri")
@@ -214,55 +269,75 @@ def answer_query(text: str, params: MultiDict[str, str]) -> Response:
     named_graphs = _graphs(params, "named-graph-uri")
     form = query_form(text)
     fmt_param = params.get("format")
-    if (request.method == "GET" and not fmt_param
-            and prefers_html(request, "rdf" if form in ("construct", "describe") else "results")):
-        return redirect(request.script_root + "/?" + urlencode({"query": text}), 303)  # type: ignore[return-value]
-    choices, refusals = _choices(form, fmt_param)
-    runner = job_runner()
-    etag = None
-    generation = None
-    if request.method in ("GET", "HEAD"):
-        generation = runner.generation()
-        etag = _etag(text, default_graphs, named_graphs, settings.result_cap,
-                     {k: c.media_type if c else None for k, c in choices.items()},
-                     generation)
-        if request.if_none_match.contains_weak(etag):
-            response = Response(status=304)
-            response.set_etag(etag, weak=True)
-            return response
-    job = {"op": "query", "sparql": text, "base_iri": endpoint_iri(),
+    if (page and not fmt_param and prefers_html_header(
+            accept, "rdf" if form in ("construct", "describe") else "results")):
+        return PreparedQuery(text, form, fmt_param, {}, {}, default_graphs, named_graphs,
+                             wants_page=True)
+    choices, refusals = _choices(form, fmt_param, accept)
+    job = {"op": "query", "sparql": text, "base_iri": endpoint,
            "default_graphs": default_graphs or None, "named_graphs": named_graphs or None,
            "results_format": choices["results"].format.name if choices["results"] else None,
            "rdf_format": choices["rdf"].format.name if choices["rdf"] else None,
            "not_acceptable": {"select": refusals.get("results"), "ask": refusals.get("results"),
                               "graph": refusals.get("rdf")},
            "cap": settings.result_cap, "ontology_dir": settings.ontology_dir}
+    return PreparedQuery(text, form, fmt_param, choices, job, default_graphs, named_graphs)
+
+
+def run_prepared(app: Flask, query: PreparedQuery, environ: Any, *,
+                 keep: bool) -> tuple[JobStream, str, dict[str, str]]:
+    """Run a prepared query under the client's fair share: (the answer's stream, its
+    Content-Type, its result headers). ``keep=False``: a kept answer is kept whole by
+    the response cache, so the job cache keeps no second copy."""
+    settings: Settings = app.config["KG_SETTINGS"]
     started = time.monotonic()
-    # a GET answer is kept whole by the response cache (server.sparql.response_cache), if any
-    whole_response = request.method == "GET" and RESPONSE_CACHE in current_app.extensions
-    with fair_share().query(request.environ):
-        stream = runner.start_job(job, keep=not whole_response)
+    with fair_share(app).query(environ):
+        stream = job_runner(app).start_job(query.job, keep=keep)
     try:
         head = stream.head
-        metrics().query_seconds.labels(operation="query").observe(time.monotonic() - started)
-        choice = choices["rdf" if head["kind"] == "graph" else "results"]
+        app_metrics = metrics(app)
+        app_metrics.query_seconds.labels(operation="query").observe(time.monotonic() - started)
+        choice = query.choices["rdf" if head["kind"] == "graph" else "results"]
         assert choice is not None  # the executor refused kinds without a format
         headers = {}
         if head["count"] is not None:
             headers["KG-Result-Count"] = str(head["count"])
         if head["capped"]:
             headers["KG-Result-Capped"] = str(settings.result_cap)
-            metrics().capped.inc()
+            app_metrics.capped.inc()
         if "cache" in head:
             headers[CACHE_HEADER] = head["cache"]
-            if whole_response and head["cache"] == "miss":
-                request.environ[CACHEABLE] = generation
-        # the stream is the body (spooled); the server closes it, even if never read
-        response = Response(stream, status=200, content_type=choice.content_type,
-                            headers=headers)
     except BaseException:
         stream.close()
         raise
+    return stream, choice.content_type, headers
+
+
+def answer_query(text: str, params: MultiDict[str, str]) -> Response:
+    settings = _settings()
+    query = prepare_query(text, params, endpoint=endpoint_iri(),
+                          accept=request.headers.get("Accept"), settings=settings,
+                          page=request.method == "GET")
+    if query.wants_page:
+        return redirect(request.script_root + "/?" + urlencode({"query": text}), 303)  # type: ignore[return-value]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    etag = None
+    generation = None
+    if request.method in ("GET", "HEAD"):
+        generation = job_runner(app).generation()
+        etag = query.etag(settings, generation)
+        if request.if_none_match.contains_weak(etag):
+            response = Response(status=304)
+            response.set_etag(etag, weak=True)
+            return response
+    # a GET answer is kept whole by the response cache (server.sparql.response_cache), if any
+    whole_response = request.method == "GET" and RESPONSE_CACHE in app.extensions
+    stream, content_type, headers = run_prepared(app, query, request.environ,
+                                                 keep=not whole_response)
+    if whole_response and headers.get(CACHE_HEADER) == "miss":
+        request.environ[CACHEABLE] = generation
+    # the stream is the body (spooled); the server closes it, even if never read
+    response = Response(stream, status=200, content_type=content_type, headers=headers)
     if etag is not None:
         response.set_etag(etag, weak=True)
     return response

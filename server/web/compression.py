@@ -22,7 +22,7 @@ _MIN_SIZE = 1024
 _ALREADY_COMPRESSED = ("application/gzip", "application/zip", "image/", "video/")
 
 
-class _GzipStream:
+class GzipStream:
     """A gzip-compressing view of a streamed body; ``close()`` always reaches the body,
     even when iteration never started (HEAD, a client gone before the first byte)."""
 
@@ -44,9 +44,14 @@ class _GzipStream:
 
 
 @lru_cache(maxsize=256)
-def _accepts_gzip(accept_encoding: str | None) -> bool:
+def accepts_gzip(accept_encoding: str | None) -> bool:
     """Whether an Accept-Encoding header accepts gzip (as ``request.accept_encodings``)."""
     return bool(parse_accept_header(accept_encoding, Accept)["gzip"] > 0)
+
+
+def gzip_whole(data: bytes) -> bytes | None:
+    """A whole body compressed, or None when it is too small to be worth it."""
+    return gzip.compress(data, 6) if len(data) >= _MIN_SIZE else None
 
 
 def settle_body(response: Response) -> Response:
@@ -71,15 +76,15 @@ def gzip_response(response: Response) -> Response:
             or (response.mimetype or "").startswith(_ALREADY_COMPRESSED)):
         return response
     add_vary(response, "Accept-Encoding")
-    if not _accepts_gzip(request.headers.get("Accept-Encoding")):
+    if not accepts_gzip(request.headers.get("Accept-Encoding")):
         return response
     if response.is_streamed:
-        response.response = _GzipStream(response.response)  # type: ignore[arg-type]
+        response.response = GzipStream(response.response)  # type: ignore[arg-type]
         response.headers.pop("Content-Length", None)
     else:
-        data = response.get_data()
-        if len(data) < _MIN_SIZE:
+        compressed = gzip_whole(response.get_data())
+        if compressed is None:
             return response
-        response.set_data(gzip.compress(data, 6))
+        response.set_data(compressed)
     response.headers["Content-Encoding"] = "gzip"
     return response

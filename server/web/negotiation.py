@@ -133,10 +133,16 @@ def _quality(ranges: Sequence[tuple[str, str, float]], media_type: str) -> tuple
 
 def negotiate(req: Request, kind: str, *, default: str, param: str | None = None) -> Choice:
     """The format to answer with, from ``param`` (format=) or else Accept; 406 if none."""
+    return negotiate_header(_accept(req), kind, default=default, param=param)
+
+
+def negotiate_header(accept: str | None, kind: str, *, default: str,
+                     param: str | None = None) -> Choice:
+    """:func:`negotiate` from the raw Accept header (no request object needed)."""
     if param:
         fmt = format_from_param(param, kind)
         return Choice(fmt, fmt.media_type)
-    return _negotiate_accept(_accept(req), kind, default)
+    return _negotiate_accept(accept, kind, default)
 
 
 @lru_cache(maxsize=256)
@@ -174,11 +180,12 @@ def prefers_html(req: Request, kind: str) -> bool:
     >>> prefers_html(EnvironBuilder(headers={"Accept": "*/*"}).get_request(), "results")
     False
     """
-    return _prefers_html(_accept(req), kind)
+    return prefers_html_header(_accept(req), kind)
 
 
 @lru_cache(maxsize=256)
-def _prefers_html(accept: str | None, kind: str) -> bool:
+def prefers_html_header(accept: str | None, kind: str) -> bool:
+    """:func:`prefers_html` from the raw Accept header."""
     ranges = _ranges(accept)
     spec, q_html = _quality(ranges, "text/html")
     if spec < 2 or q_html <= 0:
