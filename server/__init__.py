@@ -112,6 +112,7 @@ def _install_response_cache(app: Flask, service: Any) -> None:
         metrics.count_request("sparql.endpoint", 200)
         metrics.cache_hits.inc()
 
-    layer = ResponseCache(app.wsgi_app, service, hit, answers)
+    layer = ResponseCache(app.wsgi_app, service, hit, answers,
+                          wait_limit=app.config["KG_SETTINGS"].query_timeout_s)
     app.wsgi_app = layer  # type: ignore[method-assign]
     app.extensions[EXTENSION] = layer

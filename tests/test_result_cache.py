@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from server import create_app
 from server.settings import Settings
 from server.sparql.executor import ProcessPoolQueryService
+from server.sparql.response_cache import ARRIVED, CACHE_HEADER, CACHEABLE, ResponseCache
 from server.sparql.result_cache import MAX_ENTRY_BYTES, ResultCache, repeatable
 from tests.server_fixtures import build_disk_store, query_job
 
@@ -389,3 +393,106 @@ def test_the_workers_of_kg_serve_share_their_whole_answers(tmp_path: Path, store
         finally:
             for conn in conns:
                 conn.close()
+
+
+# ------------------------------------------------------------ coalesced requests
+
+
+class _SlowApp:
+    """A stand-in for the app: each call takes ``seconds`` and is counted; it marks its
+    answer kept when ``keep``."""
+
+    def __init__(self, seconds: float, keep: bool) -> None:
+        self.seconds, self.keep = seconds, keep
+        self.calls: list[dict[str, object]] = []
+        self.ends: list[float] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, object], start_response: Any) -> list[bytes]:
+        with self.lock:
+            self.calls.append(dict(environ))
+        time.sleep(self.seconds)
+        self.ends.append(time.monotonic())
+        if self.keep:
+            environ[CACHEABLE] = "g1"
+        start_response("200 OK", [("Content-Type", "text/plain"), (CACHE_HEADER, "miss")])
+        return [b"the answer"]
+
+
+class _Service:
+    def __init__(self) -> None:
+        self.cache = ResultCache(100_000)
+
+    def generation(self) -> str:
+        return "g1"
+
+
+def _concurrent_gets(layer: ResponseCache, clients: int) -> list[tuple[bytes, str]]:
+    results: list[tuple[bytes, str]] = []
+    lock = threading.Lock()
+
+    def get() -> None:
+        seen: list[Any] = []
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/sparql", "QUERY_STRING": "query=A"}
+        body = b"".join(layer(environ, lambda status, headers, exc=None: seen.append(headers)))
+        with lock:
+            results.append((body, dict(seen[0])[CACHE_HEADER]))
+
+    threads = [threading.Thread(target=get) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    return results
+
+
+def test_requests_for_an_answer_being_computed_wait_for_it() -> None:
+    app = _SlowApp(0.3, keep=True)
+    hits: list[int] = []
+    layer = ResponseCache(app, _Service(), on_hit=lambda: hits.append(1))
+    results = _concurrent_gets(layer, 6)
+    assert len(app.calls) == 1
+    assert sorted(results) == [(b"the answer", "hit")] * 5 + [(b"the answer", "miss")]
+    assert len(hits) == 5
+
+
+def test_when_the_first_answer_is_not_kept_each_runs_with_its_waiting_counted() -> None:
+    app = _SlowApp(0.2, keep=False)
+    layer = ResponseCache(app, _Service())
+    before = time.monotonic()
+    results = _concurrent_gets(layer, 4)
+    assert results == [(b"the answer", "miss")] * 4
+    assert len(app.calls) == 4
+    arrivals = [call.get(ARRIVED) for call in app.calls]
+    assert arrivals[0] is None  # the first ran at once
+    # the others arrived while it ran, and waited for it
+    assert all(isinstance(a, float) and before <= a < min(app.ends) for a in arrivals[1:])
+
+
+def test_a_request_that_waited_has_only_the_rest_of_its_time(store_dir: Path,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            ) -> None:
+    app = create_app(Settings(store=str(store_dir), query_timeout_s=5.0))
+    timeouts: list[float | None] = []
+    runner = app.extensions["kg_query_service"]
+    real = runner.start_job
+
+    def spy(job: dict[str, Any], *, timeout: float | None = None, keep: bool = True) -> Any:
+        timeouts.append(timeout)
+        return real(job, timeout=timeout, keep=keep)
+
+    monkeypatch.setattr(runner, "start_job", spy)
+    try:
+        client = app.test_client()
+        assert client.get("/sparql", query_string={"query": "ASK {}"}).status_code == 200
+        waited = client.get("/sparql", query_string={"query": "ASK { ?s ?p ?o }"},
+                            environ_overrides={ARRIVED: time.monotonic() - 2.0})
+        assert waited.status_code == 200
+        late = client.get("/sparql", query_string={"query": "ASK { ?s ?p 1 }"},
+                          environ_overrides={ARRIVED: time.monotonic() - 6.0})
+        assert late.status_code == 503 and b"KG_QUERY_TIMEOUT_S" in late.data
+    finally:
+        runner.close()
+    assert timeouts[0] is None
+    assert timeouts[1] is not None and 2.5 < timeouts[1] <= 3.0
+    assert timeouts[2] == 0.0

@@ -39,7 +39,7 @@ from server.sparql.executor import (
     served_directory,
 )
 from server.sparql.fair_share import fair_share
-from server.sparql.response_cache import CACHE_HEADER, CACHEABLE
+from server.sparql.response_cache import ARRIVED, CACHE_HEADER, CACHEABLE
 from server.sparql.response_cache import EXTENSION as RESPONSE_CACHE
 from server.sparql.service_description import description_ntriples
 from server.sparql.text import (
@@ -291,8 +291,12 @@ def run_prepared(app: Flask, query: PreparedQuery, environ: Any, *,
     the response cache, so the job cache keeps no second copy."""
     settings: Settings = app.config["KG_SETTINGS"]
     started = time.monotonic()
+    timeout = None
+    arrived = environ.get(ARRIVED)
+    if arrived is not None:  # it waited for the same answer, which was not kept
+        timeout = max(0.0, settings.query_timeout_s - (started - arrived))
     with fair_share(app).query(environ):
-        stream = job_runner(app).start_job(query.job, keep=keep)
+        stream = job_runner(app).start_job(query.job, keep=keep, timeout=timeout)
     try:
         head = stream.head
         app_metrics = metrics(app)

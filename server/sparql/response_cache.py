@@ -21,6 +21,13 @@ generation of the data it was computed on, in the same bounded
 a new generation drops every entry). A hit is counted in ``/metrics`` as a request and a
 cache hit, and it costs no query time, so the fair share does not charge it.
 
+Requests for the same answer that arrive while it is being computed in this worker do
+not compute it again (request coalescing, as caching proxies do it): they wait for the
+first one and are answered with its kept answer as hits. When the first one's answer is
+not kept (an error, a stopped query, an answer too big to keep), each runs on its own,
+and the time it waited counts against its own time limit (:data:`ARRIVED`): one
+deadline from arrival still holds.
+
 >>> from server.sparql.result_cache import ResultCache
 >>> class Service:
 ...     cache = ResultCache(10_000)
@@ -44,6 +51,8 @@ cache hit, and it costs no query time, so the fair share does not charge it.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +65,9 @@ EXTENSION = "kg_response_cache"
 CACHEABLE = "kg.keep_answer"
 #: the header that says whether an answer came from a cache
 CACHE_HEADER = "KG-Result-Cache"
+#: the environ key holding when (time.monotonic()) a request that waited for another
+#: request's answer arrived: its query's time limit runs from then
+ARRIVED = "kg.arrived"
 #: request headers (WSGI names) that an answer may vary with, besides the URL
 VARIANT_HEADERS = (
     "HTTP_ACCEPT", "HTTP_ACCEPT_ENCODING", "HTTP_ORIGIN", "HTTP_HOST", "SERVER_NAME",
@@ -93,6 +105,17 @@ class WorkerAnswers:
         return bool(self.cache.put((generation, variant), {"headers": headers}, body))
 
 
+class _Flight:
+    """An answer being computed: followers wait on ``done`` and read ``answer``."""
+
+    __slots__ = ("answer", "done")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        #: (headers, body) once kept; None when the answer was not kept
+        self.answer: tuple[list[tuple[str, str]], bytes] | None = None
+
+
 class ResponseCache:
     """WSGI middleware around the app: answers a repeated ``GET /sparql`` from memory.
 
@@ -100,15 +123,27 @@ class ResponseCache:
     now. ``answers`` keeps the whole answers: this worker's result cache
     (:class:`WorkerAnswers`, the default) or a store the workers share
     (:class:`server.sparql.shared_answers.SharedAnswers`, under ``kg serve``).
-    ``on_hit`` is called for every answer given from it (metrics).
+    ``on_hit`` is called for every answer given from it (metrics). ``wait_limit``: the
+    longest a request waits for the same answer computed by another (the query timeout).
     """
 
     def __init__(self, app: WSGIApplication, service: Any,
-                 on_hit: Callable[[], None] | None = None, answers: Any = None) -> None:
+                 on_hit: Callable[[], None] | None = None, answers: Any = None,
+                 wait_limit: float = 30.0) -> None:
         self.app = app
         self.service = service
         self.cache = answers if answers is not None else WorkerAnswers(service.cache)
         self.on_hit = on_hit
+        self.wait_limit = wait_limit
+        self._flights: dict[str, _Flight] = {}
+        self._lock = threading.Lock()
+
+    def _hit(self, start_response: StartResponse, headers: list[tuple[str, str]],
+             body: bytes) -> Iterable[bytes]:
+        if self.on_hit is not None:
+            self.on_hit()
+        start_response(_OK, list(headers))
+        return [body]
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse,
                  ) -> Iterable[bytes]:
@@ -119,16 +154,29 @@ class ResponseCache:
         variant = _variant(environ)
         hit = self.cache.get(self.service.generation(), variant)
         if hit is not None:
-            headers, body = hit
-            if self.on_hit is not None:
-                self.on_hit()
-            start_response(_OK, list(headers))
-            return [body]
-        return self._answer(environ, start_response, variant)
+            return self._hit(start_response, *hit)
+        with self._lock:
+            flight = self._flights.get(variant)
+            leading = flight is None
+            if flight is None:
+                flight = self._flights[variant] = _Flight()
+        if not leading:
+            arrived = time.monotonic()
+            if flight.done.wait(self.wait_limit) and flight.answer is not None:
+                return self._hit(start_response, *flight.answer)
+            environ[ARRIVED] = arrived  # the wait counts against this query's time limit
+            return self._answer(environ, start_response, variant, None)
+        try:
+            return self._answer(environ, start_response, variant, flight)
+        finally:
+            with self._lock:
+                del self._flights[variant]
+            flight.done.set()
 
     def _answer(self, environ: WSGIEnvironment, start_response: StartResponse,
-                variant: str) -> Iterable[bytes]:
-        """The app's answer, kept when the route marked it so."""
+                variant: str, flight: _Flight | None) -> Iterable[bytes]:
+        """The app's answer, kept when the route marked it so (and handed to the
+        requests waiting for it on ``flight``)."""
         seen: list[Any] = []
 
         def remember(status: str, headers: list[tuple[str, str]], exc_info: Any = None,
@@ -148,5 +196,6 @@ class ResponseCache:
                 close()
         headers = [(name, "hit" if name == CACHE_HEADER else value)
                    for name, value in seen[1]]
-        self.cache.put(generation, variant, headers, body)
+        if self.cache.put(generation, variant, headers, body) and flight is not None:
+            flight.answer = (headers, body)
         return [body]
