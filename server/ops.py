@@ -123,17 +123,19 @@ def _install(state: BlueprintSetupState) -> None:
         return response
 
 
-def served_release(service: Any) -> str | None:
+def served_release(service: Any, *, follow: bool = True) -> str | None:
     """The name of the release a read-only pool serves now (a moved link or release
-    pointer followed), or None when the served data is not a release: over a remote
-    engine, the release its pointer names (``kg publish``); else the release folder."""
+    pointer followed; ``follow=False``: as last followed, when a job has just looked),
+    or None when the served data is not a release: over a remote engine, the release
+    its pointer names (``kg publish``); else the release folder."""
     if not isinstance(service, ProcessPoolQueryService) or not service.read_only:
         return None
-    service.generation()  # follows a moved RELEASES/current or release pointer
-    status = service.status()
+    if follow:
+        service.generation()  # follows a moved RELEASES/current or release pointer
+    serving, release = service.serving()
     if service.remote:
-        return str(status.get("release") or "") or None
-    name = os.path.basename(str(status["serving"]))
+        return release or None
+    name = os.path.basename(serving)
     return name if RELEASE_NAME.match(name) else None
 
 

@@ -875,7 +875,8 @@ class ProcessPoolQueryService:
             if self._closed:
                 ex.stop()
                 return
-            self._follow_switch()
+            # a switch not yet followed is followed by the next _acquire, which replaces
+            # every idle executor of the old release (this one included)
             if ex.store_path != self._serving:  # finished its job on an old release
                 self._retire(ex)
                 ex = self._spawn_for_switch()
@@ -1087,6 +1088,12 @@ class ProcessPoolQueryService:
                 pass
             self._fingerprint = digest.hexdigest()[:16]
         return f"{self._fingerprint}.{self._updates}"
+
+    def serving(self) -> tuple[str, str | None]:
+        """(the store directory or engine key jobs run on now, the remote engine's
+        release or None), as last followed: no look at the link or pointer."""
+        engine = self._engine
+        return self._serving, (engine.release if engine is not None else None)
 
     def status(self) -> dict[str, Any]:
         with self._cond:

@@ -55,6 +55,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 from flask import Flask, current_app
@@ -95,6 +96,7 @@ def client_key(environ: Mapping[str, Any], trusted_proxies: int) -> str:
     return forwarded[-trusted_proxies]
 
 
+@lru_cache(maxsize=4096)
 def _hash(key: str) -> int:
     value = int.from_bytes(hashlib.blake2b(key.encode("utf-8", "replace"),
                                            digest_size=8).digest(), "little")

@@ -127,7 +127,8 @@ class QueryLane:
         headers.extend(cors.items())
         headers.append(("Vary", "Accept, Origin, Accept-Encoding" if varies
                         else "Accept, Accept-Encoding"))
-        release = served_release(app.extensions.get("kg_query_service"))
+        # the job's executor was taken after looking where the link points now
+        release = served_release(app.extensions.get("kg_query_service"), follow=False)
         if release is not None:
             headers.append(("KG-Release", release))
         metrics(app).count_request(ENDPOINT, 200)
