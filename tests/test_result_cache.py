@@ -496,3 +496,16 @@ def test_a_request_that_waited_has_only_the_rest_of_its_time(store_dir: Path,
     assert timeouts[0] is None
     assert timeouts[1] is not None and 2.5 < timeouts[1] <= 3.0
     assert timeouts[2] == 0.0
+
+
+def test_a_request_that_sees_new_data_does_not_wait_for_an_answer_on_the_old() -> None:
+    app = _SlowApp(0.4, keep=True)
+    service = _Service()
+    layer = ResponseCache(app, service)
+    first = threading.Thread(target=_concurrent_gets, args=(layer, 1))
+    first.start()
+    time.sleep(0.1)  # the first request is being answered on generation g1
+    service.generation = lambda: "g2"  # type: ignore[method-assign]
+    assert _concurrent_gets(layer, 1) == [(b"the answer", "miss")]
+    first.join(5)
+    assert len(app.calls) == 2

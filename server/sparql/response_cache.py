@@ -135,7 +135,7 @@ class ResponseCache:
         self.cache = answers if answers is not None else WorkerAnswers(service.cache)
         self.on_hit = on_hit
         self.wait_limit = wait_limit
-        self._flights: dict[str, _Flight] = {}
+        self._flights: dict[tuple[str, str], _Flight] = {}
         self._lock = threading.Lock()
 
     def _hit(self, start_response: StartResponse, headers: list[tuple[str, str]],
@@ -152,14 +152,18 @@ class ResponseCache:
                 or any(name in environ for name in _PASS_HEADERS)):
             return self.app(environ, start_response)
         variant = _variant(environ)
-        hit = self.cache.get(self.service.generation(), variant)
+        generation = self.service.generation()
+        hit = self.cache.get(generation, variant)
         if hit is not None:
             return self._hit(start_response, *hit)
+        # only requests that saw the same data wait for each other: a client that has
+        # seen a new release is never handed an answer computed on the one before
+        flight_key = (generation, variant)
         with self._lock:
-            flight = self._flights.get(variant)
+            flight = self._flights.get(flight_key)
             leading = flight is None
             if flight is None:
-                flight = self._flights[variant] = _Flight()
+                flight = self._flights[flight_key] = _Flight()
         if not leading:
             arrived = time.monotonic()
             if flight.done.wait(self.wait_limit) and flight.answer is not None:
@@ -170,7 +174,7 @@ class ResponseCache:
             return self._answer(environ, start_response, variant, flight)
         finally:
             with self._lock:
-                del self._flights[variant]
+                del self._flights[flight_key]
             flight.done.set()
 
     def _answer(self, environ: WSGIEnvironment, start_response: StartResponse,
