@@ -156,12 +156,11 @@ def write_json_solutions(variables: Sequence[str], solutions: Iterable[Any]) -> 
     :meth:`kg.storage.store.QueryResult.rows` makes of them, without building those rows (the
     hot path of the server's SELECT answers).
 
-    >>> import pyoxigraph as ox
-    >>> store = ox.Store()
-    >>> store.add(ox.Quad(ox.NamedNode("http://ex.org/a"), ox.NamedNode("http://ex.org/p"),
-    ...                   ox.Literal("chat", language="fr")))
-    >>> sparql = "SELECT ?s ?o ?none { ?s ?p ?o }"
-    >>> print(b"".join(write_json_solutions(["s", "o", "none"], store.query(sparql))).decode())
+    >>> from kg.storage.store import KnowledgeStore
+    >>> store = KnowledgeStore.open(None)
+    >>> store.update('INSERT DATA { <http://ex.org/a> <http://ex.org/p> "chat"@fr }')
+    >>> result = store.query("SELECT ?s ?o ?none { ?s ?p ?o }")
+    >>> print(b"".join(write_json_solutions(result.variables, result.solutions())).decode())
     {"head":{"vars":["s","o","none"]},"results":{"bindings":[
     {"s":{"type":"uri","value":"http://ex.org/a"},"o":{"type":"literal","value":"chat","xml:lang":"fr"}}
     ]}}
@@ -170,9 +169,9 @@ def write_json_solutions(variables: Sequence[str], solutions: Iterable[Any]) -> 
 
 
 def _json_solutions(variables: list[str], solutions: Iterable[Any]) -> Iterator[str]:
-    import pyoxigraph as ox
+    from kg.storage.store import TERM_CLASSES  # the store imports this module's package
 
-    named, literal, blank = ox.NamedNode, ox.Literal, ox.BlankNode
+    named, literal, blank = TERM_CLASSES
     string = _json_string
     yield '{"head":{"vars":' + _dumps(variables) + '},"results":{"bindings":['
     keys = [(index, string(name) + ":") for index, name in enumerate(variables)

@@ -40,6 +40,10 @@ _RDF = {
     "rdfxml": ox.RdfFormat.RDF_XML,
     "jsonld": ox.RdfFormat.JSON_LD,
 }
+#: the engine's term classes (IRI, literal, blank node) for writers that read solutions
+#: directly (kg.output.results_io): nothing else needs to import the engine
+TERM_CLASSES: tuple[type, type, type] = (ox.NamedNode, ox.Literal, ox.BlankNode)
+
 _RESULTS = {
     "json": ox.QueryResultsFormat.JSON,
     "xml": ox.QueryResultsFormat.XML,
@@ -125,6 +129,15 @@ class QueryResult:
     @property
     def boolean(self) -> bool:
         return bool(self._raw)
+
+    def solutions(self) -> Iterator[Any]:
+        """The engine's own solutions of a SELECT result, for writers that read their terms
+        directly (:func:`kg.output.results_io.write_json_solutions`); iterate once."""
+        return iter(self._raw)
+
+    def write_engine_results(self, out: Writable, format_name: str) -> None:
+        """A SELECT or ASK result written by the engine's own serialiser into ``out``."""
+        self._raw.serialize(out, _RESULTS[format_name])
 
     def rows(self) -> Iterator[dict[str, tuple[str, str, str | None, str | None]]]:
         """SELECT rows as {var: (type, value, datatype, language)}; type is uri/bnode/literal."""

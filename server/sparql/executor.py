@@ -87,7 +87,6 @@ from kg.output.results_io import (
 from kg.storage.engine import EngineSettings, open_engine, read_pointer
 from kg.storage.release import hold_release
 from kg.storage.store import (
-    _RESULTS,
     DataSyntaxError,
     KnowledgeStore,
     QueryResult,
@@ -207,7 +206,7 @@ def _native_json(result: QueryResult, cap: int, limit: int = _WHOLE) -> tuple[in
     it is bigger than ``limit`` bytes or has more rows than ``cap`` (0: no cap)."""
     out = _Bounded(limit)
     try:
-        result._raw.serialize(out, _RESULTS["json"])
+        result.write_engine_results(out, "json")
     except _Full:
         return None
     body = b"".join(out.parts)
@@ -255,7 +254,7 @@ def _write_rows(result: QueryResult, fmt: str, cap: int, out: IO[bytes]) -> tupl
     the other formats from :meth:`QueryResult.rows`.
     """
     native = fmt == "json"
-    rows: Iterator[Any] = iter(result._raw) if native else result.rows()
+    rows: Iterator[Any] = result.solutions() if native else result.rows()
     count = 0
 
     def counted() -> Iterator[Any]:
