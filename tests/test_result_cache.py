@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -471,7 +472,9 @@ def test_when_the_first_answer_is_not_kept_each_runs_with_its_waiting_counted() 
 
 def test_a_request_that_waited_has_only_the_rest_of_its_time(store_dir: Path,
                                                             monkeypatch: pytest.MonkeyPatch,
+                                                            caplog: pytest.LogCaptureFixture,
                                                             ) -> None:
+    caplog.set_level(logging.WARNING, logger="server.sparql.executor")
     app = create_app(Settings(store=str(store_dir), query_timeout_s=5.0))
     timeouts: list[float | None] = []
     runner = app.extensions["kg_query_service"]
@@ -488,14 +491,19 @@ def test_a_request_that_waited_has_only_the_rest_of_its_time(store_dir: Path,
         waited = client.get("/sparql", query_string={"query": "ASK { ?s ?p ?o }"},
                             environ_overrides={ARRIVED: time.monotonic() - 2.0})
         assert waited.status_code == 200
+        restarts = runner.restarts
         late = client.get("/sparql", query_string={"query": "ASK { ?s ?p 1 }"},
                           environ_overrides={ARRIVED: time.monotonic() - 6.0})
-        assert late.status_code == 503 and b"KG_QUERY_TIMEOUT_S" in late.data
+        assert late.status_code == 503 and b"KG_QUERY_TIMEOUT_S (5 s)" in late.data
+        assert late.headers["Retry-After"] == "5"
+        assert runner.restarts == restarts  # no executor was taken, nor killed, for it
+        assert 'kg_query_timeouts_total 1.0' in client.get("/metrics").get_data(as_text=True)
+        assert "timeout: waited for the same query of another request" in caplog.text
     finally:
         runner.close()
     assert timeouts[0] is None
     assert timeouts[1] is not None and 2.5 < timeouts[1] <= 3.0
-    assert timeouts[2] == 0.0
+    assert len(timeouts) == 2  # the late one never reached the executors
 
 
 def test_a_request_that_sees_new_data_does_not_wait_for_an_answer_on_the_old() -> None:

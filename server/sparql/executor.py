@@ -393,7 +393,7 @@ def text_digest(job: Job) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
-def _log_stop(job: Job, reason: str, arrived: float) -> None:
+def log_stop(job: Job, reason: str, arrived: float) -> None:
     """One server log line for a job stopped or refused: reason, duration, text hash."""
     log.warning("%s %s after %.3f s (text sha256 %s)", _what(job), reason,
                 time.monotonic() - arrived, text_digest(job))
@@ -829,7 +829,7 @@ class ProcessPoolQueryService:
                     raise ApiError(503, "the server is shutting down")
                 if self._waiting >= self.queue_limit:
                     self._event("busy")
-                    _log_stop(job, "refused: queue full", arrived)
+                    log_stop(job, "refused: queue full", arrived)
                     raise ApiError(
                         503, f"server busy: all {self.size} query executors are busy and "
                         f"{self._waiting} queries already wait for one (KG_QUERY_QUEUE, "
@@ -842,7 +842,7 @@ class ProcessPoolQueryService:
                             raise ApiError(503, "the server is shutting down")
                         if remaining <= 0:
                             self._event("timeout")
-                            _log_stop(job, "timeout: waited for an executor", arrived)
+                            log_stop(job, "timeout: waited for an executor", arrived)
                             raise ApiError(503, f"server busy: {_what(job)} took longer than "
                                            f"KG_QUERY_TIMEOUT_S ({limit:g} s) and was stopped "
                                            f"while all {self.size} query executors were busy "
@@ -904,7 +904,7 @@ class ProcessPoolQueryService:
             code = ex.proc.exitcode
             self._replace(ex)
             if ex.memory_stopped:
-                _log_stop(job, "stopped: memory bound", arrived)
+                log_stop(job, "stopped: memory bound", arrived)
                 raise self._memory_error() from None
             raise ApiError(500, f"the query executor stopped unexpectedly (exit code {code}); "
                            "it has been restarted") from None
@@ -932,7 +932,7 @@ class ProcessPoolQueryService:
         if message is None and time.monotonic() < startup_end:
             self._release(ex)  # still starting: the next request may find it ready
             self._event("timeout")
-            _log_stop(job, "timeout: waited for an executor to start", arrived)
+            log_stop(job, "timeout: waited for an executor to start", arrived)
             raise ApiError(503, f"server busy: {_what(job)} took longer than "
                            f"KG_QUERY_TIMEOUT_S ({limit:g} s) and was stopped while its query "
                            "executor was still opening the store", headers={"Retry-After": "5"})
@@ -1020,7 +1020,7 @@ class ProcessPoolQueryService:
         if message is None:
             self._replace(ex)
             self._event("timeout")
-            _log_stop(job, "stopped: timeout", arrived)
+            log_stop(job, "stopped: timeout", arrived)
             raise ApiError(503, f"{_what(job)} took longer than KG_QUERY_TIMEOUT_S "
                            f"({limit:g} s) and was stopped")
         kind, payload = message
@@ -1051,7 +1051,7 @@ class ProcessPoolQueryService:
                 if msg is None:
                     self._replace(ex)
                     self._event("timeout")
-                    _log_stop(job, "stopped: timeout sending results", arrived)
+                    log_stop(job, "stopped: timeout sending results", arrived)
                     raise ApiError(503, "query results took longer than KG_QUERY_TIMEOUT_S "
                                    f"({limit:g} s) to produce and were not sent")
                 if msg[0] == "data":

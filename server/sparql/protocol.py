@@ -35,6 +35,7 @@ from server.sparql.executor import (
     JobStream,
     job_runner,
     jsonld_context,
+    log_stop,
     run_job,
     served_directory,
 )
@@ -294,7 +295,15 @@ def run_prepared(app: Flask, query: PreparedQuery, environ: Any, *,
     timeout = None
     arrived = environ.get(ARRIVED)
     if arrived is not None:  # it waited for the same answer, which was not kept
-        timeout = max(0.0, settings.query_timeout_s - (started - arrived))
+        timeout = settings.query_timeout_s - (started - arrived)
+        if timeout <= 0:  # no time left: no executor is taken (and killed) for it
+            metrics(app).timeouts.inc()
+            log_stop(query.job, "timeout: waited for the same query of another request",
+                     arrived)
+            raise ApiError(503, f"query took longer than KG_QUERY_TIMEOUT_S "
+                           f"({settings.query_timeout_s:g} s): it waited for the same query "
+                           "sent by another request, which was not answered in time",
+                           headers={"Retry-After": "5"})
     with fair_share(app).query(environ):
         stream = job_runner(app).start_job(query.job, keep=keep, timeout=timeout)
     try:
