@@ -27,18 +27,12 @@ BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 BIG = "SELECT ?s ?p ?o ?n WHERE { ?s ?p ?o . VALUES ?n { 1 2 3 4 5 6 7 8 9 10 } }"
 
 
-def _lane(app: Flask) -> QueryLane:
+def _without_lane(app: Flask) -> Flask:
+    """The app with the lane taken out (it sits right inside the request limits)."""
     layer: Any = app.wsgi_app
     while not isinstance(layer, RequestLimits):
         layer = layer.app
     assert isinstance(layer.wsgi_app, QueryLane)
-    return layer.wsgi_app
-
-
-def _without_lane(app: Flask) -> Flask:
-    layer: Any = app.wsgi_app
-    while not isinstance(layer, RequestLimits):
-        layer = layer.app
     layer.wsgi_app = layer.wsgi_app.inner
     return app
 

@@ -32,8 +32,6 @@ from server.ops import metrics, served_release
 from server.settings import Settings
 from server.sparql.executor import job_runner
 from server.sparql.protocol import cors_headers, prepare_query, run_prepared
-from server.sparql.response_cache import CACHE_HEADER, CACHEABLE
-from server.sparql.response_cache import EXTENSION as RESPONSE_CACHE
 from server.web.compression import GzipStream, accepts_gzip, gzip_whole
 from server.web.errors import ApiError, error_response
 from server.web.request_parsing import parse_params
@@ -101,26 +99,22 @@ class QueryLane:
             return self.inner(environ, start_response)  # the same error, in Flask's shape
         if query.wants_page:
             return self.inner(environ, start_response)
-        return self._answer(environ, start_response, query, accept)
+        return self._answer(environ, start_response, query)
 
-    def _answer(self, environ: WSGIEnvironment, start_response: StartResponse, query: Any,
-                accept: str | None) -> Iterable[bytes]:
+    def _answer(self, environ: WSGIEnvironment, start_response: StartResponse,
+                query: Any) -> Iterable[bytes]:
         app, settings = self.app, self.settings
         generation = job_runner(app).generation()
         etag = query.etag(settings, generation)
-        # a GET answer is kept whole by the response cache (server.sparql.response_cache)
-        whole_response = RESPONSE_CACHE in app.extensions
         try:
             stream, content_type, result_headers = run_prepared(
-                app, query, environ, keep=not whole_response)
+                app, query, environ, get_generation=generation)
         except ApiError as exc:
             return self._error(environ, start_response, exc)
         except Exception:  # noqa: BLE001 - answered as Flask answers a bug
             log.exception("unhandled error")
             return self._error(environ, start_response, ApiError(
                 500, "internal error: this is a bug in scholarkg, please report it"))
-        if whole_response and result_headers.get(CACHE_HEADER) == "miss":
-            environ[CACHEABLE] = generation
         headers = [("Content-Type", content_type), *result_headers.items(),
                    ("ETag", f'W/"{etag}"')]
         cors, varies = cors_headers(settings, environ.get("HTTP_ORIGIN"))

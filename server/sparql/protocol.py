@@ -286,11 +286,16 @@ def prepare_query(text: str, params: MultiDict[str, str], *, endpoint: str,
 
 
 def run_prepared(app: Flask, query: PreparedQuery, environ: Any, *,
-                 keep: bool) -> tuple[JobStream, str, dict[str, str]]:
+                 get_generation: str | None) -> tuple[JobStream, str, dict[str, str]]:
     """Run a prepared query under the client's fair share: (the answer's stream, its
-    Content-Type, its result headers). ``keep=False``: a kept answer is kept whole by
-    the response cache, so the job cache keeps no second copy."""
+    Content-Type, its result headers).
+
+    ``get_generation``: for a GET, the generation of the data its ETag names. When the
+    response cache (:mod:`server.sparql.response_cache`) is installed it keeps such an
+    answer whole, so the job cache keeps no second copy, and a new answer that may be
+    kept is marked for it (``environ[CACHEABLE]``)."""
     settings: Settings = app.config["KG_SETTINGS"]
+    whole_response = get_generation is not None and RESPONSE_CACHE in app.extensions
     started = time.monotonic()
     timeout = None
     arrived = environ.get(ARRIVED)
@@ -305,7 +310,8 @@ def run_prepared(app: Flask, query: PreparedQuery, environ: Any, *,
                            "sent by another request, which was not answered in time",
                            headers={"Retry-After": "5"})
     with fair_share(app).query(environ):
-        stream = job_runner(app).start_job(query.job, keep=keep, timeout=timeout)
+        stream = job_runner(app).start_job(query.job, keep=not whole_response,
+                                           timeout=timeout)
     try:
         head = stream.head
         app_metrics = metrics(app)
@@ -320,6 +326,8 @@ def run_prepared(app: Flask, query: PreparedQuery, environ: Any, *,
             app_metrics.capped.inc()
         if "cache" in head:
             headers[CACHE_HEADER] = head["cache"]
+            if whole_response and head["cache"] == "miss":
+                environ[CACHEABLE] = get_generation
     except BaseException:
         stream.close()
         raise
@@ -343,12 +351,9 @@ def answer_query(text: str, params: MultiDict[str, str]) -> Response:
             response = Response(status=304)
             response.set_etag(etag, weak=True)
             return response
-    # a GET answer is kept whole by the response cache (server.sparql.response_cache), if any
-    whole_response = request.method == "GET" and RESPONSE_CACHE in app.extensions
-    stream, content_type, headers = run_prepared(app, query, request.environ,
-                                                 keep=not whole_response)
-    if whole_response and headers.get(CACHE_HEADER) == "miss":
-        request.environ[CACHEABLE] = generation
+    stream, content_type, headers = run_prepared(
+        app, query, request.environ,
+        get_generation=generation if request.method == "GET" else None)
     # the stream is the body (spooled); the server closes it, even if never read
     response = Response(stream, status=200, content_type=content_type, headers=headers)
     if etag is not None:
