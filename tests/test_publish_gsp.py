@@ -33,6 +33,7 @@ from tests.test_remote_engine import (  # noqa: F401 - module fixtures shared wi
     CONTRACT_QUERIES,
     PROLOGUE,
     Release,
+    build_release,
     embedded,
     release,
 )
@@ -44,16 +45,7 @@ CHUNK_BYTES = 4096
 @pytest.fixture(scope="module")
 def release_b(tmp_path_factory: pytest.TempPathFactory) -> Release:
     """The sample profiles alone, captured later: another release with other quads."""
-    tmp = tmp_path_factory.mktemp("release-b")
-    runner = CliRunner()
-    done = runner.invoke(main, ["ingest", str(EXAMPLES), "--as-of", "2026-12-01", "--store",
-                                str(tmp / "store"), "--jobs", "1"])
-    assert done.exit_code == 0, done.output
-    done = runner.invoke(main, ["export", "--store", str(tmp / "store"), "--out",
-                                str(tmp / "out")])
-    assert done.exit_code == 0, done.output
-    (nquads,) = (tmp / "out").glob("scholarkg-*.nq.gz")
-    return Release(tmp / "store", nquads)
+    return build_release(tmp_path_factory.mktemp("release-b"), [EXAMPLES], "2026-12-01")
 
 
 @pytest.fixture(scope="module")

@@ -108,13 +108,10 @@ class Release:
         self.nquads = nquads
 
 
-@pytest.fixture(scope="module")
-def release(tmp_path_factory: pytest.TempPathFactory) -> Release:
-    """The sample profiles (and records with identifiers) through ``kg ingest`` and
-    ``kg export``."""
-    tmp = tmp_path_factory.mktemp("release")
+def build_release(tmp: Path, inputs: list[Path], as_of: str) -> Release:
+    """``inputs`` through ``kg ingest`` (as of ``as_of``) and ``kg export``, in ``tmp``."""
     runner = CliRunner()
-    done = runner.invoke(main, ["ingest", str(EXAMPLES), str(IDENTIFIED), "--as-of", "2026-11-21", "--store",
+    done = runner.invoke(main, ["ingest", *map(str, inputs), "--as-of", as_of, "--store",
                                 str(tmp / "store"), "--jobs", "1"])
     assert done.exit_code == 0, done.output
     done = runner.invoke(main, ["export", "--store", str(tmp / "store"), "--out",
@@ -122,6 +119,14 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Release:
     assert done.exit_code == 0, done.output
     (nquads,) = (tmp / "out").glob("scholarkg-*.nq.gz")
     return Release(tmp / "store", nquads)
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory: pytest.TempPathFactory) -> Release:
+    """The sample profiles (and records with identifiers) through ``kg ingest`` and
+    ``kg export``."""
+    return build_release(tmp_path_factory.mktemp("release"), [EXAMPLES, IDENTIFIED],
+                         "2026-11-21")
 
 
 @pytest.fixture(scope="module")
