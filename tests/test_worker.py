@@ -1,10 +1,12 @@
 """The lingering gthread worker: keep-alive connections are answered whether their next
-request comes at once (same thread) or later (back through the poller), and a thread
-waiting on one connection never starves the others."""
+request comes at once (same thread) or later (back through the poller), a thread
+waiting on one connection never starves the others, and a response's head goes out
+with its first body bytes."""
 
 from __future__ import annotations
 
 import http.client
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -12,8 +14,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from gunicorn.config import Config
+from gunicorn.http import wsgi
+from gunicorn.workers.gthread import ThreadWorker
 
-from server.worker import LINGER_S
+from server.worker import LINGER_S, LingeringThreadWorker, OneSendResponse
 from tests.server_fixtures import ServerProcess, build_disk_store, running_server
 
 
@@ -111,3 +116,67 @@ def test_keep_alive_connections_are_shared_out_between_the_workers(tmp_path: Pat
         finally:
             for conn in conns:
                 conn.close()
+
+
+class _RecordingSocket:
+    def __init__(self) -> None:
+        self.sends: list[bytes] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.sends.append(bytes(data))
+
+
+class _Request:
+    def __init__(self, method: str) -> None:
+        self.method, self.version = method, (1, 1)
+
+    def should_close(self) -> bool:
+        return False
+
+
+def _respond(response_class: type, method: str, status: str, headers: list[tuple[str, str]],
+             chunks: list[object]) -> list[bytes]:
+    sock = _RecordingSocket()
+    response = response_class(_Request(method), sock, Config())
+    response.start_response(status, headers)
+    try:
+        for chunk in chunks:
+            response.write(chunk)
+        response.close()
+    except TypeError:
+        pass  # what gunicorn does with it is the same for both; the bytes are compared
+    return sock.sends
+
+
+@pytest.mark.parametrize(("method", "status", "headers", "chunks", "first_send_has_body"), [
+    ("GET", "200 OK", [("Content-Length", "5")], [b"hello"], True),
+    ("GET", "200 OK", [], [b"ab", b"", b"cd"], True),  # chunked, an empty chunk between
+    ("GET", "200 OK", [("Content-Length", "3")], [b"abcdef", b"gh"], True),  # cut at 3
+    ("HEAD", "200 OK", [("Content-Length", "5")], [b"hello"], False),
+    ("GET", "304 Not Modified", [], [b""], False),
+    ("GET", "200 OK", [("Content-Length", "0")], [b""], False),
+    ("GET", "200 OK", [("Content-Length", "0")], [], False),  # head sent by close()
+    ("GET", "200 OK", [("Content-Length", "2")], ["no"], False),  # not bytes
+])
+def test_one_send_response_sends_gunicorns_bytes_with_the_head_in_the_first_send(
+        method: str, status: str, headers: list[tuple[str, str]], chunks: list[object],
+        first_send_has_body: bool) -> None:
+    plain = _respond(wsgi.Response, method, status, headers, chunks)
+    joined = _respond(OneSendResponse, method, status, headers, chunks)
+
+    def same_date(sends: list[bytes]) -> bytes:
+        return re.sub(rb"Date: [^\r]*", b"Date: -", b"".join(sends))
+
+    assert same_date(joined) == same_date(plain)
+    assert joined[0].startswith(b"HTTP/1.1 ")
+    head, _, body = joined[0].partition(b"\r\n\r\n")
+    assert bool(body) is first_send_has_body
+    if first_send_has_body:  # the head no longer goes alone
+        assert len(joined) == len(plain) - 1
+
+
+def test_the_worker_answers_with_one_send_responses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wsgi, "Response", wsgi.Response)  # restored after the test
+    monkeypatch.setattr(ThreadWorker, "init_process", lambda self: None)
+    LingeringThreadWorker.init_process(object.__new__(LingeringThreadWorker))
+    assert wsgi.Response is OneSendResponse
