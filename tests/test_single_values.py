@@ -226,3 +226,58 @@ def test_the_generated_profiles_overlap_the_sample() -> None:
     paper = IriMinter(BASE).paper(SHARED_TITLE)
     assert _value(store, paper, "https://schema.org/name") == [SHARED_TITLE]
     assert Path(EXAMPLES).is_dir()
+
+
+def _first_run(run: list[SourceDocument], *, from_store: bool) -> tuple[KnowledgeStore, int]:
+    """``run`` into an empty store; the single-value pass reads the run's printings file,
+    or (``from_store``) the store, paper by paper. Returns the store and the number of
+    papers the pass read from the store."""
+    store = KnowledgeStore.open(None)
+    read = 0
+    statements_about = store.statements_about
+
+    def counted(*args: object, **kwargs: object) -> Iterator[tuple[str, str, str | None]]:
+        nonlocal read
+        read += 1
+        return statements_about(*args, **kwargs)  # type: ignore[arg-type]
+
+    store.statements_about = counted  # type: ignore[method-assign]
+    ingestor = Ingestor(store, IriMinter(BASE), ingested_at=INGESTED_AT)
+    if from_store:
+        ingestor._forget_run_printings()
+    report = ingestor.ingest(run)
+    assert not [item for item in report.rejected if isinstance(item, DocumentError)]
+    return store, read
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(records=corpora(), data=st.data())
+def test_a_first_run_decides_from_its_own_printings_as_the_store_would(
+        records: list[Record], data: st.DataObject) -> None:
+    """A run into an empty store that writes only first snapshots reads what its
+    documents printed from its own file, never paper by paper from the store, and
+    leaves the store the store-reading pass leaves."""
+    first = {}
+    for record in sorted(records, key=lambda r: r.as_of):
+        first.setdefault(record.person, record)
+    # two more researchers print one paper differently, so the pass always has work
+    for person, title, abstract, (date, text) in (
+            ("Una Extra", TITLES[0].upper(), FULL, PAPER_DATES[0]),
+            ("Vic Extra", TITLES[0].lower(), ABSTRACTS[1], PAPER_DATES[2])):
+        first[person] = Record(person, DATES[0], {
+            "name": person, "as_of": DATES[0].isoformat(), "category": "CL",
+            "metrics": {"h_index": 1, "paper_count": 1},
+            "papers": [{"title": title, "abstract": abstract, "date": date,
+                        "date_text": text}]})
+    run = data.draw(st.permutations(
+        list(SAMPLE) + [d for r in first.values() for d in _documents(r)]))
+
+    fast, fast_read = _first_run(run, from_store=False)
+    slow, slow_read = _first_run(run, from_store=True)
+
+    assert fast_read == 0
+    assert slow_read > 0
+    one, other = set(_all_quads(fast)), set(_all_quads(slow))
+    assert (sorted(one - other), sorted(other - one)) == ([], [])
+    assert _repeated(fast) == []
