@@ -34,7 +34,7 @@ from typing import IO
 
 from kg.errors import DocumentError
 from kg.mapping.iris import IriMinter
-from kg.mapping.mapper import MappedDocument, bylines_tsv, map_document, printings_tsv
+from kg.mapping.mapper import MappedDocument, bylines_tsv, map_document
 from kg.mapping.migrations import check_authorship_model
 from kg.mapping.names import person_key
 from kg.mapping.single_values import NAME, RULES, Printing, choose
@@ -42,7 +42,7 @@ from kg.mapping.vocab import PERSON_METRICS, PREFIXES
 from kg.output.ntriples import XSD_DATE, Quad, Triple, data_block, iri, quad_line, typed
 from kg.output.results_io import nt_term
 from kg.parse.records import SourceDocument
-from kg.storage.store import KnowledgeStore, stored_forms
+from kg.storage.store import KnowledgeStore
 
 _S = PREFIXES["schema"]
 _SKG = PREFIXES["skg"]
@@ -187,14 +187,9 @@ class Ingestor:
         # this file and this table (name key -> persons), not from the store
         self._run_bylines: IO[str] | None = None
         self._run_persons: dict[str, set[str]] = {}
-        # and the single-value pass reads what each document printed of its papers'
-        # single-valued properties from this file, not paper by paper from the store
-        self._run_printings: IO[str] | None = None
         if store.is_empty():
             self._run_bylines = tempfile.TemporaryFile(  # noqa: SIM115
                 "w+", encoding="utf-8", newline="\n", prefix="kg-bylines-")
-            self._run_printings = tempfile.TemporaryFile(  # noqa: SIM115
-                "w+", encoding="utf-8", newline="\n", prefix="kg-printings-")
         else:  # never mix two authorship models in one store
             check_authorship_model(store)
         self._load_state()
@@ -259,10 +254,7 @@ class Ingestor:
             self._forget_run_bylines()
         report.seconds["author links"] = time.perf_counter() - started
         started = time.perf_counter()
-        try:
-            self._single_values()
-        finally:
-            self._forget_run_printings()
+        self._single_values()
         report.seconds["single values"] = time.perf_counter() - started
         if self._transactions:
             # write what transactions left in memory to files. Not after bulk loads
@@ -305,8 +297,6 @@ class Ingestor:
             self._run_bylines.write(m.packed_bylines or bylines_tsv(m.bylines))
             for name in m.names:
                 self._run_persons.setdefault(person_key(name), set()).add(m.person)
-        if self._run_printings is not None:
-            self._run_printings.write(m.packed_printings or printings_tsv(m.statements, m.graph))
         self._current[(m.person, m.layout)] = _Current(m.graph, m.as_of)
         self._snapshots[(m.person, m.layout)] = [self._current[(m.person, m.layout)]]
         if self._batch.quads >= self.batch_quads:
@@ -340,7 +330,6 @@ class Ingestor:
         """A further document of a known person: supersede or add history, atomically."""
         m.unpack()
         self._forget_run_bylines()  # the default graph may lose this person's old bylines
-        self._forget_run_printings()  # and its printings: the store says what is current
         key = (m.person, m.layout)
         cur = self._current.get(key)
         g = iri(m.graph)
@@ -493,9 +482,8 @@ class Ingestor:
 
         The papers looked at: those with two values of such a property in the default
         graph (a new printing of a value not kept adds one), those a further snapshot of
-        this run prints otherwise or no more, and those with title variants; what their
-        documents printed is read from the store, or, in a first run into an empty store,
-        from the run's own printings (:meth:`_printings`).
+        this run prints otherwise or no more, and those with title variants; each read
+        with one index range of its statements in every graph.
         """
         variants_graph = self.minter.title_variants()
         alt = iri(_S + "alternateName")
@@ -512,10 +500,19 @@ class Ingestor:
             candidates.add(row["x"])
         if not candidates:
             return
+        current = {c.graph for c in self._current.values()}
         wanted: set[Triple] = set()
         deletes: list[Quad] = []
         inserts: list[Quad] = []
-        for x, printed, now in self._printings(sorted(candidates)):
+        for x in sorted(candidates):
+            # what each current document printed, and what the default graph holds
+            printed: dict[str, dict[str, list[str]]] = {}
+            now: dict[str, set[str]] = {}
+            for prop, value, graph in self.store.statements_about(x, _SINGLE_VALUED_TERMS):
+                if graph is None:
+                    now.setdefault(prop, set()).add(value)
+                elif graph in current:
+                    printed.setdefault(graph, {}).setdefault(prop, []).append(value)
             if not printed:
                 continue
             chosen = choose([Printing(values) for values in printed.values()])
@@ -532,56 +529,6 @@ class Ingestor:
         for t in sorted(existing - wanted):
             deletes += [(t, vg), (t, None)]
         self._apply(deletes, inserts, in_steps=True)
-
-    def _printings(self, candidates: list[str]) -> Iterator[tuple[
-            str, dict[str, dict[str, list[str]]], dict[str, set[str]]]]:
-        """For each candidate paper: what each current document printed of its
-        single-valued properties (graph -> property -> values), and the values the
-        default graph holds (property -> values).
-
-        Read from the store, one index range per paper and property; or, in a run into an
-        empty store that wrote only first snapshots, from the run's printings file (one
-        pass, keeping the candidates' lines only): every document is then current, and
-        the default graph holds exactly what they printed.
-        """
-        if self._run_printings is None:
-            current = {c.graph for c in self._current.values()}
-            for x in candidates:
-                printed: dict[str, dict[str, list[str]]] = {}
-                now: dict[str, set[str]] = {}
-                for prop, value, graph in self.store.statements_about(x, _SINGLE_VALUED_TERMS):
-                    if graph is None:
-                        now.setdefault(prop, set()).add(value)
-                    elif graph in current:
-                        printed.setdefault(graph, {}).setdefault(prop, []).append(value)
-                yield x, printed, now
-            return
-        wanted = set(candidates)
-        found: dict[str, dict[str, dict[str, list[str]]]] = {}
-        lines = self._run_printings
-        lines.flush()
-        lines.seek(0)
-        for line in lines:
-            x, rest = line.split("\t", 1)
-            if x in wanted:
-                graph, prop, value = rest[:-1].split("\t")
-                found.setdefault(x, {}).setdefault(graph, {}).setdefault(prop, []).append(value)
-        # the values as the store holds them: typed literals the engine keeps by value
-        # ("9.10" and "9.1" as decimals) are one statement, in one (canonical) form
-        forms = stored_forms(value for printed in found.values() for by_prop in printed.values()
-                             for values in by_prop.values() for value in values
-                             if not value.endswith('"') and not value.startswith("<"))
-        for printed in found.values():
-            for by_prop in printed.values():
-                for prop, values in by_prop.items():
-                    by_prop[prop] = list(dict.fromkeys(forms.get(v, v) for v in values))
-        for x in candidates:
-            printed = found.pop(x, {})
-            now = {}
-            for by_prop in printed.values():
-                for prop, values in by_prop.items():
-                    now.setdefault(prop, set()).update(values)
-            yield x, printed, now
 
     # cross-document author resolution --------------------------------------------
     def _link_authors(self, report: IngestReport) -> None:
@@ -681,11 +628,6 @@ class Ingestor:
                 _add_link(wanted, iri(row["a"][1]), iri(row["x"][1]),
                           resolvable[nt_term(row["name"])])
         return wanted
-
-    def _forget_run_printings(self) -> None:
-        if self._run_printings is not None:
-            self._run_printings.close()
-            self._run_printings = None
 
     def _forget_run_bylines(self) -> None:
         if self._run_bylines is not None:

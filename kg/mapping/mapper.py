@@ -33,7 +33,6 @@ from kg.mapping.categories import arxiv_category
 from kg.mapping.identifiers import canonical_iri
 from kg.mapping.iris import IriMinter
 from kg.mapping.names import person_key
-from kg.mapping.single_values import RULES
 from kg.mapping.vocab import PERSON_METRICS, PREFIXES
 from kg.output.ntriples import (
     XSD_BOOLEAN,
@@ -156,12 +155,10 @@ class MappedDocument:
     bylines: list[tuple[str, str, str, bool]] = field(default_factory=list)
     #: the owner's ``schema:name`` and ``schema:alternateName`` values, for the same pass
     names: tuple[str, ...] = ()
-    #: set by :meth:`pack`: :meth:`nquads`, the bylines as :func:`bylines_tsv` lines, the
-    #: single-valued statements as :func:`printings_tsv` lines, and the numbers of
-    #: statements, metrics, observations and description triples
+    #: set by :meth:`pack`: :meth:`nquads`, the bylines as :func:`bylines_tsv` lines, and
+    #: the numbers of statements, metrics, observations and description triples
     first_snapshot_nquads: bytes = b""
     packed_bylines: str = ""
-    packed_printings: str = ""
     packed: tuple[int, int, int, int] | None = None
 
     def pack(self) -> None:
@@ -176,7 +173,6 @@ class MappedDocument:
             return
         self.first_snapshot_nquads = self.nquads()
         self.packed_bylines = bylines_tsv(self.bylines)
-        self.packed_printings = printings_tsv(self.statements, self.graph)
         self.packed = (len(self.statements), len(self.metrics), len(self.observations),
                        len(self.description))
         self.statements, self.metrics, self.observations, self.description = [], {}, [], []
@@ -215,7 +211,7 @@ class MappedDocument:
             a, x, key, own = line.split("\t")
             self.bylines.append((a, x, key, own == "1"))
         self.packed = None
-        self.first_snapshot_nquads, self.packed_bylines, self.packed_printings = b"", "", ""
+        self.first_snapshot_nquads, self.packed_bylines = b"", ""
 
     def first_snapshot_quads(self) -> int:
         """The number of quads :meth:`nquads` writes."""
@@ -254,19 +250,6 @@ def bylines_tsv(bylines: Iterable[tuple[str, str, str, bool]]) -> str:
     """Bylines as lines of text: authorship, paper, name key and 1 or 0 (resolved to the
     owner), tab-separated (terms and keys hold no tab or line feed)."""
     return "".join(f"{a}\t{x}\t{key}\t{int(own)}\n" for a, x, key, own in bylines)
-
-
-def printings_tsv(statements: Iterable[Triple], graph: str) -> str:
-    """The statements of single-valued properties (:data:`kg.mapping.single_values.RULES`)
-    as lines of text: subject, the document's graph IRI, predicate and object,
-    tab-separated (N-Triples terms hold no tab or line feed), for the run-level
-    single-value pass.
-
-    >>> printings_tsv([("<x>", "<https://schema.org/name>", '"T"'), ("<x>", "<p>", "1")],
-    ...               "https://ex.org/g")
-    '<x>\\thttps://ex.org/g\\t<https://schema.org/name>\\t"T"\\n'
-    """
-    return "".join(f"{s}\t{graph}\t{p}\t{o}\n" for s, p, o in statements if p in RULES)
 
 
 def _encoded(triples: Iterable[Triple]) -> list[bytes]:

@@ -369,30 +369,6 @@ def _by_subject(statements: Iterable[Any]) -> Iterator[SubjectGroup]:
         yield _describe_term(current), pairs
 
 
-def stored_forms(terms: Iterable[str]) -> dict[str, str]:
-    """Each N-Triples term as a store gives it back once written: a typed literal of a
-    datatype the engine keeps by value (numbers, booleans, dates) in its canonical form,
-    a language tag in lower case; other terms as they are. Two terms with one stored form
-    are one statement in the store.
-
-    >>> terms = ['"9.10"^^<http://www.w3.org/2001/XMLSchema#decimal>', '"x"@EN-gb',
-    ...          '"9.10"', '<https://ex.org/a>']
-    >>> forms = stored_forms(terms)
-    >>> [forms[t] for t in terms]  # doctest: +NORMALIZE_WHITESPACE
-    ['"9.1"^^<http://www.w3.org/2001/XMLSchema#decimal>', '"x"@en-gb', '"9.10"',
-     '<https://ex.org/a>']
-    """
-    unique = list(dict.fromkeys(terms))
-    if not unique:
-        return {}
-    memory = ox.Store()
-    memory.load(input="".join(f"<urn:kg:{i}> <urn:kg:form> {term} .\n"
-                              for i, term in enumerate(unique)).encode(),
-                format=ox.RdfFormat.N_TRIPLES)
-    return {unique[int(str(q.subject)[8:-1])]: str(q.object)
-            for q in memory.quads_for_pattern(None, None, None, None)}
-
-
 def _describe_term(term: Any) -> tuple[str, str, str | None, str | None]:
     if isinstance(term, ox.NamedNode):
         return ("uri", term.value, None, None)
