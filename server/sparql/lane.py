@@ -32,6 +32,7 @@ from server.ops import metrics, served_release
 from server.settings import Settings
 from server.sparql.executor import job_runner
 from server.sparql.protocol import cors_headers, prepare_query, run_prepared
+from server.sparql.response_cache import plain_get
 from server.web.compression import GzipStream, accepts_gzip, gzip_whole
 from server.web.errors import ApiError, error_response
 from server.web.request_parsing import parse_params
@@ -41,10 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_PATHS = frozenset({"/sparql", "/sparql/"})
-#: requests with one of these go to Flask (conditional or partial answers)
-_PASS_HEADERS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MATCH", "HTTP_IF_MODIFIED_SINCE",
-                 "HTTP_IF_UNMODIFIED_SINCE", "HTTP_IF_RANGE", "HTTP_RANGE")
 #: the endpoint name the route's requests are counted under in /metrics
 ENDPOINT = "sparql.endpoint"
 
@@ -81,8 +78,7 @@ class QueryLane:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse,
                  ) -> Iterable[bytes]:
-        if (environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO") not in _PATHS
-                or any(name in environ for name in _PASS_HEADERS)):
+        if not plain_get(environ):  # conditional, range and other requests: Flask
             return self.inner(environ, start_response)
         try:
             params = parse_params(environ.get("QUERY_STRING", "").encode("latin-1"), "the URL")

@@ -81,6 +81,21 @@ _PATHS = frozenset({"/sparql", "/sparql/"})
 _OK = "200 OK"
 
 
+def plain_get(environ: WSGIEnvironment) -> bool:
+    """Whether a request is a plain ``GET /sparql``: no conditional or range header
+    (those go to the app, which answers 304 or the whole answer itself).
+
+    >>> plain_get({"REQUEST_METHOD": "GET", "PATH_INFO": "/sparql/"})
+    True
+    >>> plain_get({"REQUEST_METHOD": "GET", "PATH_INFO": "/sparql", "HTTP_RANGE": "bytes=0-9"})
+    False
+    >>> plain_get({"REQUEST_METHOD": "HEAD", "PATH_INFO": "/sparql"})
+    False
+    """
+    return (environ.get("REQUEST_METHOD") == "GET" and environ.get("PATH_INFO") in _PATHS
+            and not any(name in environ for name in _PASS_HEADERS))
+
+
 def _variant(environ: WSGIEnvironment) -> str:
     return "\x00".join([environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""),
                         *(str(environ.get(name, "")) for name in VARIANT_HEADERS)])
@@ -147,9 +162,7 @@ class ResponseCache:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse,
                  ) -> Iterable[bytes]:
-        if (environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO") not in _PATHS
-                or not self.cache.enabled
-                or any(name in environ for name in _PASS_HEADERS)):
+        if not self.cache.enabled or not plain_get(environ):
             return self.app(environ, start_response)
         variant = _variant(environ)
         generation = self.service.generation()
