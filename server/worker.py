@@ -108,48 +108,43 @@ def forget_worker(age: int) -> None:
     CONNECTIONS.free(age)
 
 
+class _Sends:
+    """A socket stand-in that keeps what is sent through it."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.parts.append(bytes(data))
+
+
 class OneSendResponse(wsgi.Response):  # type: ignore[misc]
     """gunicorn's HTTP/1 response, sending the head together with the first body bytes.
 
-    :meth:`write` asks for the head to be held back (gunicorn's ``write`` sends it
-    first) and hands it over with the body bytes in one ``sendall``. Whatever ``write``
-    sends no body for (HEAD, 304, an empty chunk, bytes past Content-Length) still gets
-    its head at once. The head is sent on its own, as before, when the response has no
-    body written through ``write``: ``close`` of an empty answer, and ``sendfile``
-    (dumps), which sends the head before the file.
+    The first :meth:`write` (the one that sends the head) runs gunicorn's own ``write``
+    against a stand-in socket and puts what it sent (the head, and the body bytes with
+    gunicorn's framing) on the wire in one ``sendall``. So the bytes are gunicorn's, and
+    whatever ``write`` sends no body for (HEAD, 304, an empty chunk, bytes past
+    Content-Length) still gets its head at once. The head is sent on its own, as before,
+    when the response has no body written through ``write``: ``close`` of an empty
+    answer, and ``sendfile`` (dumps), which sends the head before the file.
     """
 
     headers_sent: bool  # gunicorn's
-    _holding = False
-    _head: bytes | None = None
-
-    def send_headers(self) -> None:
-        if self.headers_sent or not self._holding:
-            super().send_headers()
-            return
-        lines = self.default_headers()
-        lines.extend(f"{name}: {value}\r\n" for name, value in self.headers)
-        self._head = ("".join(lines) + "\r\n").encode("latin-1")
-        self.headers_sent = True
+    sock: Any  # gunicorn's
 
     def write(self, arg: bytes) -> None:
-        self._holding = not self.headers_sent
+        if self.headers_sent:
+            super().write(arg)
+            return
+        sock, sends = self.sock, _Sends()
+        self.sock = sends
         try:
             super().write(arg)
         finally:
-            self._holding = False
-            head, self._head = self._head, None
-            if head is not None:  # no body bytes went with it
-                self.sock.sendall(head)
-
-    def _emit_body(self, data: bytes) -> None:
-        head, self._head = self._head, None
-        if head is None:
-            super()._emit_body(data)
-            return
-        if self.chunked:
-            data = b"%X\r\n%s\r\n" % (len(data), data)
-        self.sock.sendall(head + data)
+            self.sock = sock
+            if sends.parts:
+                sock.sendall(b"".join(sends.parts))
 
 
 class LingeringThreadWorker(ThreadWorker):  # type: ignore[misc]
