@@ -1,10 +1,15 @@
-"""Serve the app with gunicorn: ``serve(settings)`` (what ``kg serve`` calls).
+"""Serve the app: ``serve(settings)`` (what ``kg serve`` calls).
 
-gunicorn runs ``settings.workers`` processes with ``settings.threads`` threads each
-(gthread workers, see :mod:`server.worker`). Every worker builds its own app with
-:func:`server.create_app`
-after the fork, and its query executors start after the fork too (on first use, and
-warmed up when the worker has started).
+The HTTP server (``KG_HTTP_SERVER``) runs ``settings.workers`` processes with
+``settings.threads`` request threads each:
+
+- granian (the default): HTTP is parsed and written by granian's Rust runtime, and the
+  app runs on its blocking threads (:func:`granian_options`, :func:`worker_app`);
+- gunicorn: gthread workers, tuned in :mod:`server.worker` (:func:`gunicorn_options`).
+
+Every worker builds its own app with :func:`server.create_app` after the fork, and
+its query executors start after the fork too (warmed up when the worker starts, and
+stopped when it exits).
 
 With ``KG_UPDATE_TOKEN`` set the store is opened read-write by a single executor
 process, so exactly one worker runs (``workers`` is forced to 1; see
@@ -18,9 +23,12 @@ multiprocess directory, so /metrics sums every worker, and the fair-share table.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ctypes.util
+import multiprocessing.util
 import os
+import pickle
 import sys
 from typing import Any
 
@@ -64,6 +72,82 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+#: the served settings, handed from ``kg serve`` to the granian workers (pickled, base64)
+SETTINGS_ENV = "KG_SERVE_SETTINGS"
+
+
+def granian_options(settings: Settings) -> dict[str, Any]:
+    """The granian configuration for these settings (keyword arguments of its
+    ``Server``).
+
+    >>> opts = granian_options(Settings(update_token="t", workers=4, port=9000))
+    >>> opts["workers"], opts["address"], opts["port"], opts["target"]
+    (1, '127.0.0.1', 9000, 'server.run:worker_app')
+    >>> granian_options(Settings(access_log=True))["log_access"]
+    True
+    """
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
+
+    workers = 1 if settings.updates_enabled else max(1, settings.workers)
+    return {
+        "target": "server.run:worker_app",
+        "factory": True,  # each worker builds its own app after the fork
+        "interface": Interfaces.WSGI,
+        "address": settings.host,
+        "port": settings.port,
+        "workers": workers,
+        "blocking_threads": max(1, settings.threads),
+        "http": HTTPModes.http1,
+        "websockets": False,  # a WSGI app has none
+        # URL length is enforced by server.web.limits (414, with the one error shape):
+        # granian's buffer for a request head must hold the longest URL allowed
+        "http1_settings": HTTP1Settings(
+            max_buffer_size=max(HTTP1Settings.max_buffer_size,
+                                settings.max_url_bytes + 65_536)),
+        # one line per request costs CPU on every request: only when asked for
+        "log_access": settings.access_log,
+        # a worker that died (a crash, the kernel's OOM killer) is started again
+        "respawn_failed_workers": True,
+        # a worker stopping finishes its requests, which are bounded by the deadline
+        "workers_kill_timeout": int(settings.query_timeout_s) + 5,
+    }
+
+
+def worker_app() -> Any:
+    """The app of one granian worker: built from the settings ``kg serve`` was given,
+    its query executors started at once (as gunicorn's ``post_worker_init`` does) and
+    stopped when the worker exits."""
+    from server import create_app
+
+    encoded = os.environ.get(SETTINGS_ENV)
+    settings = (pickle.loads(base64.b64decode(encoded)) if encoded
+                else Settings.from_sources())
+    app = create_app(settings)
+    _start_executors(app)
+    # granian's worker is a multiprocessing process: finalizers run when it exits,
+    # before its daemonic children (the executors) would be terminated
+    multiprocessing.util.Finalize(None, _worker_exit, args=(app, os.getpid()),
+                                  exitpriority=10)
+    return app
+
+
+def _start_executors(app: Any) -> None:
+    service = app.extensions.get("kg_query_service")
+    if service is not None and hasattr(service, "start"):
+        service.start()
+
+
+def _worker_exit(app: Any, pid: int) -> None:
+    service = app.extensions.get("kg_query_service")
+    if service is not None:
+        service.close()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
 def executor_allocator(choice: str) -> str | None:
     """The malloc library the query executors preload (``KG_QUERY_ALLOCATOR``), or None
     for the C library's.
@@ -104,9 +188,9 @@ def _service(worker: Any) -> Any:
 
 
 def _warm_up(worker: Any) -> None:
-    service = _service(worker)
-    if service is not None and hasattr(service, "start"):
-        service.start()
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "extensions"):
+        _start_executors(app)
 
 
 def _stop_executors(server: Any, worker: Any) -> None:
@@ -164,7 +248,14 @@ def serve(settings: Settings) -> None:
                                         f"http://{settings.host}:{settings.port}/"))
         _, cleanup = prepare()  # metrics and fair-share table shared by the workers
         stack.callback(cleanup)
-        ScholarKgServer(settings).run()
+        if settings.http_server == "gunicorn":
+            ScholarKgServer(settings).run()
+        else:
+            from granian.server import Server
+
+            os.environ[SETTINGS_ENV] = base64.b64encode(pickle.dumps(settings)).decode()
+            options = granian_options(settings)
+            Server(options.pop("target"), **options).serve()
 
 
 if __name__ == "__main__":

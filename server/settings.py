@@ -40,12 +40,19 @@ class Setting(NamedTuple):
         return "--" + self.name.replace("_", "-")
 
 
+#: the HTTP servers ``kg serve`` can run the app under (server.run)
+HTTP_SERVERS = ("granian", "gunicorn")
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("store", "store", str, "Directory of the Oxigraph store to serve."),
     Setting("host", "127.0.0.1", str, "Address to listen on."),
     Setting("port", 8000, int, "TCP port to listen on."),
     Setting("base_iri", DEFAULT_BASE_IRI, str,
             "Base IRI of the minted entity IRIs; entities are served at their path below it."),
+    Setting("http_server", "granian", str,
+            "HTTP server running the WSGI workers: granian (HTTP in Rust; a request costs "
+            "the workers about a third less CPU, docs/server.md) or gunicorn (gthread "
+            "workers tuned in server/worker.py)."),
     Setting("workers", 2, int, "WSGI worker processes."),
     Setting("threads", 8, int, "Request threads per worker process."),
     Setting("query_workers", 2, int,
@@ -86,7 +93,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Comma-separated endpoint IRIs that federated SERVICE clauses may call; empty "
             "refuses every SERVICE clause."),
     Setting("access_log", False, bool,
-            "Write one line per request to standard output (gunicorn's access log); costs "
+            "Write one line per request to standard output (the HTTP server's access log); costs "
             "CPU on every request, so it is off unless asked for. Errors are always logged."),
     Setting("cors_origins", "*", str, "Value of Access-Control-Allow-Origin on read endpoints."),
     Setting("exports_dir", "exports", str, "Directory of the dump files served under /dumps/."),
@@ -167,6 +174,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     base_iri: str = DEFAULT_BASE_IRI
+    http_server: str = "granian"
     workers: int = 2
     threads: int = 8
     query_workers: int = 2
@@ -195,6 +203,9 @@ class Settings:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
+        if self.http_server not in HTTP_SERVERS:
+            raise ValueError(f"setting http_server (KG_HTTP_SERVER) must be one of "
+                             f"{', '.join(HTTP_SERVERS)}, got {self.http_server!r}")
         for name in ("client_query_budget_s", "client_query_window_s", "trusted_proxies"):
             if getattr(self, name) < 0:
                 raise ValueError(f"setting {name} ({_BY_NAME[name].env}) must not be "

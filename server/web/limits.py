@@ -1,5 +1,6 @@
 """Request limits enforced before any route runs: 414 for long URLs, 413 for big bodies,
-400 for bodies that end early or cannot be read.
+400 for bodies that end early or cannot be read, 411 for chunked bodies on a server that
+cannot tell a cut one from a whole one.
 
 A tiny WSGI middleware looks at the raw request line and Content-Length only, so an
 oversized request is refused before werkzeug parses or reads anything. The answer
@@ -33,6 +34,29 @@ def url_length(environ: WSGIEnvironment) -> int:
         return length + (len(query) + 1 if query and "?" not in raw else 0)
     path = quote(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""), safe="/;=,")
     return len(path) + (len(query) + 1 if query else 0)
+
+
+#: WSGI servers (their SERVER_SOFTWARE) that hand a chunked request body cut short (the
+#: client stopped before the last chunk) to the app as if it were whole: granian 2 ends
+#: the body at the break without a sign. Under them a chunked body is refused (411)
+#: before anything of it is read, so a cut query is never run and a cut upload never
+#: written. Bodies with a Content-Length are checked for their length (CheckedBody).
+UNCHECKED_CHUNKED = ("Granian",)
+
+
+def chunked_unchecked(environ: WSGIEnvironment) -> bool:
+    """Whether the request has a chunked body its server cannot check for completeness.
+
+    >>> chunked_unchecked({"SERVER_SOFTWARE": "Granian", "HTTP_TRANSFER_ENCODING": "chunked"})
+    True
+    >>> chunked_unchecked({"SERVER_SOFTWARE": "gunicorn/27.0.1",
+    ...                    "HTTP_TRANSFER_ENCODING": "chunked"})
+    False
+    >>> chunked_unchecked({"SERVER_SOFTWARE": "Granian", "CONTENT_LENGTH": "12"})
+    False
+    """
+    return ("chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+            and str(environ.get("SERVER_SOFTWARE", "")).startswith(UNCHECKED_CHUNKED))
 
 
 class CheckedBody:
@@ -95,6 +119,11 @@ class RequestLimits:
         if length > self.settings.max_url_bytes:
             return 414, (f"the request URL is {length} bytes; KG_MAX_URL_BYTES allows "
                          f"{self.settings.max_url_bytes} (send long queries with POST)")
+        if chunked_unchecked(environ):
+            return 411, ("send the request body with a Content-Length: chunked request "
+                         "bodies are refused here, as this server (KG_HTTP_SERVER=granian) "
+                         "cannot tell one cut short from a whole one; "
+                         "KG_HTTP_SERVER=gunicorn checks and accepts them")
         try:
             body = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
