@@ -409,7 +409,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     # kg serve's defaults, but for what was asked for on the command line
     settings: dict[str, object] = {"query_timeout_s": args.query_timeout_s,
                                    "exports_dir": str(exports)}
-    for name in ("workers", "threads", "query_workers", "client_query_budget_s"):
+    for name in ("http_server", "workers", "threads", "query_workers", "client_query_budget_s"):
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
     server = served_store.start_kg_serve(store, work / "logs", **settings)
@@ -565,6 +565,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="a runaway client sends one every this many seconds (start to "
                         "start; back to back when a runaway takes longer)")
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--http-server", choices=("granian", "gunicorn"), default=None,
+                        help="default: kg serve's (KG_HTTP_SERVER)")
     parser.add_argument("--workers", type=int, default=None,
                         help="default: kg serve's (KG_WORKERS)")
     parser.add_argument("--threads", type=int, default=None,
