@@ -227,7 +227,7 @@ def dump(name: str) -> Response:
 
 #: bytes per read when the WSGI server has no ``wsgi.file_wrapper`` of its own (granian):
 #: werkzeug's fallback reads 8 KiB at a time, one Python call per 8 KiB of a dump
-FILE_BLOCK = 256 * 1024
+FILE_BLOCK = 128 * 1024
 
 
 class _FileBlocks(FileWrapper):
