@@ -89,7 +89,10 @@ def start_kg_serve(store: Path, log_dir: Path, **settings: object) -> ServerProc
 
 #: what a server log must not hold after a run
 LOG_ALARMS = ("Traceback", "Error handling request", "unhandled error", "WORKER TIMEOUT",
-              "Worker was sent", "Segmentation fault")
+              "Worker was sent", "Segmentation fault",
+              # granian's: an exception out of the app, a worker that died or hung
+              "Application callable raised", "Unexpected exit from worker",
+              "refused to gracefully stop", "crash loop")
 
 
 def log_alarms(server: ServerProcess) -> list[str]:
