@@ -6,12 +6,13 @@ answer was made, after looking at where the link points now (one ``stat``). Behi
 balancer a client reads it to see which release answered (docs/operations.md, "Replicas").
 
 Metrics live in a :class:`prometheus_client.CollectorRegistry` per app, so apps built
-in one process (tests) never clash. Under gunicorn each worker process counts its own
+in one process (tests) never clash. Each web worker process counts its own
 requests; ``kg serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory of its
 own before any worker starts (:mod:`server.shared_state`): prometheus-client then keeps
 every process's values in files there and /metrics sums them, whichever worker answers
 the scrape (exited workers are marked dead; their counts stay in the sums). Without it
-(a bare gunicorn command line), /metrics shows the worker that answered the scrape.
+(a bare granian or gunicorn command line), /metrics shows the worker that answered the
+scrape.
 """
 
 from __future__ import annotations

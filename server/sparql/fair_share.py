@@ -22,15 +22,15 @@ price: one address (one user, or many behind one NAT) runs that many queries sid
 side per worker, not more; a cap that spared clients of short queries would have to
 admit the first queries of a flood, which can all be runaways.
 
-Across gunicorn workers
------------------------
+Across web workers
+------------------
 The balances live in one small table shared by the worker processes: a file of fixed
 size (``SLOTS`` slots of key hash, balance, time), mapped into each worker, changed
 under ``flock`` (which the kernel releases when a process dies, so a killed worker can
 never leave the table locked). ``kg serve`` creates the file in its private run
 directory (:mod:`server.shared_state`) and names it in ``KG_FAIR_SHARE_TABLE``; without
-it (tests, a bare gunicorn command line) each process keeps its own table in memory,
-so the budget holds per worker. Splitting the budget (budget / workers per worker)
+it (tests, a bare granian or gunicorn command line) each process keeps its own table in
+memory, so the budget holds per worker. Splitting the budget (budget / workers per worker)
 would be wrong: a client's connections land on workers unevenly, so it could be
 refused with most of its budget unused. Running time is counted per worker only (it
 dies with the worker); a client can so overrun its budget by at most the queries it had

@@ -1,7 +1,7 @@
 """Whole answers shared by the web workers of one ``kg serve``: an LMDB map in its run
 directory.
 
-Each gunicorn worker keeps its own result cache, so a query asked of one worker is a miss
+Each web worker keeps its own result cache, so a query asked of one worker is a miss
 in the others: with two workers a new query is evaluated twice before every client is
 answered from memory, and the memory holds two copies of each answer. ``kg serve`` makes
 a directory for an LMDB environment in the run directory the workers share
