@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import ctypes.util
+import logging
 import multiprocessing.util
 import os
 import pickle
@@ -112,6 +113,14 @@ def granian_options(settings: Settings) -> dict[str, Any]:
         # a worker stopping finishes its requests, which are bounded by the deadline
         "workers_kill_timeout": int(settings.query_timeout_s) + 5,
     }
+
+
+class _ThreadsWarning(logging.Filter):
+    """Drops granian's warning, at every start, that ``KG_THREADS`` is more than twice the
+    cores: our request threads mostly wait for an executor's answer, holding no CPU."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Python threads" not in record.getMessage()
 
 
 def worker_app() -> Any:
@@ -255,7 +264,9 @@ def serve(settings: Settings) -> None:
 
             os.environ[SETTINGS_ENV] = base64.b64encode(pickle.dumps(settings)).decode()
             options = granian_options(settings)
-            Server(options.pop("target"), **options).serve()
+            server = Server(options.pop("target"), **options)
+            logging.getLogger("_granian").addFilter(_ThreadsWarning())  # after its set-up
+            server.serve()
 
 
 if __name__ == "__main__":

@@ -56,6 +56,7 @@ def test_the_server_asked_for_answers_and_leaves_nothing_running(
                                 headers={"Accept": "application/sparql-results+json"})
         assert answer.status == 200 and '"boolean":true' in answer.text.replace(" ", "")
         assert software in answer.header("Server").lower()
+        assert "Python threads" not in server.log()  # granian's warning about KG_THREADS
         # each worker runs its executors and the spare that replaces a killed one: 2 x (2 + 1)
         deadline = time.monotonic() + 20
         while len(executors(server.proc.pid)) < 6 and time.monotonic() < deadline:
