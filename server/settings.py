@@ -50,9 +50,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("base_iri", DEFAULT_BASE_IRI, str,
             "Base IRI of the minted entity IRIs; entities are served at their path below it."),
     Setting("http_server", "granian", str,
-            "HTTP server running the WSGI workers: granian (HTTP in Rust; a request costs "
-            "the workers about a third less CPU, docs/server.md) or gunicorn (gthread "
-            "workers tuned in server/worker.py)."),
+            "HTTP server running the WSGI workers: granian (HTTP in Rust: less worker CPU per "
+            "request, most of all for cached answers; chunked request bodies get 411, "
+            "docs/server.md) or gunicorn (gthread workers tuned in server/worker.py)."),
     Setting("workers", 2, int, "WSGI worker processes."),
     Setting("threads", 8, int, "Request threads per worker process."),
     Setting("query_workers", 2, int,
