@@ -39,6 +39,21 @@ from kg.storage.store_lock import serving
 from server.settings import Settings
 
 
+def web_workers(settings: Settings) -> int:
+    """Worker processes to run: one when updates are enabled (one process writes the store).
+
+    >>> web_workers(Settings(workers=4)), web_workers(Settings(workers=4, update_token="t"))
+    (4, 1)
+    """
+    return 1 if settings.updates_enabled else max(1, settings.workers)
+
+
+def grace_s(settings: Settings) -> int:
+    """Seconds a stopping worker gets to finish its requests (each bounded by the query
+    deadline) before it is killed."""
+    return int(settings.query_timeout_s) + 5
+
+
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
     """The gunicorn configuration for these settings.
 
@@ -48,16 +63,15 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     >>> gunicorn_options(Settings(access_log=True))["accesslog"]
     '-'
     """
-    workers = 1 if settings.updates_enabled else max(1, settings.workers)
     return {
         "bind": f"{settings.host}:{settings.port}",
-        "workers": workers,
+        "workers": web_workers(settings),
         "threads": max(1, settings.threads),
         # gthread, answering a busy keep-alive connection on its thread (server.worker)
         "worker_class": "server.worker.LingeringThreadWorker",
         # a worker's request threads wait on executors, never longer than the deadline
         "timeout": max(30, int(settings.query_timeout_s * 2) + 10),
-        "graceful_timeout": int(settings.query_timeout_s) + 5,
+        "graceful_timeout": grace_s(settings),
         "keepalive": 5,
         # URL length is enforced by server.web.limits (414), with the one error shape
         "limit_request_line": 0,
@@ -90,14 +104,13 @@ def granian_options(settings: Settings) -> dict[str, Any]:
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
 
-    workers = 1 if settings.updates_enabled else max(1, settings.workers)
     return {
         "target": "server.run:worker_app",
         "factory": True,  # each worker builds its own app after the fork
         "interface": Interfaces.WSGI,
         "address": settings.host,
         "port": settings.port,
-        "workers": workers,
+        "workers": web_workers(settings),
         "blocking_threads": max(1, settings.threads),
         "http": HTTPModes.http1,
         "websockets": False,  # a WSGI app has none
@@ -110,8 +123,7 @@ def granian_options(settings: Settings) -> dict[str, Any]:
         "log_access": settings.access_log,
         # a worker that died (a crash, the kernel's OOM killer) is started again
         "respawn_failed_workers": True,
-        # a worker stopping finishes its requests, which are bounded by the deadline
-        "workers_kill_timeout": int(settings.query_timeout_s) + 5,
+        "workers_kill_timeout": grace_s(settings),
     }
 
 
@@ -141,16 +153,30 @@ def worker_app() -> Any:
     return app
 
 
+def _worker_exit(app: Any, pid: int) -> None:
+    _stop_executors_of(app)
+    _forget_metrics(pid)
+
+
+def _query_service(app: Any) -> Any:
+    """The query service of an app (None for an app that is not built or has none)."""
+    return getattr(app, "extensions", {}).get("kg_query_service")
+
+
 def _start_executors(app: Any) -> None:
-    service = app.extensions.get("kg_query_service")
+    service = _query_service(app)
     if service is not None and hasattr(service, "start"):
         service.start()
 
 
-def _worker_exit(app: Any, pid: int) -> None:
-    service = app.extensions.get("kg_query_service")
+def _stop_executors_of(app: Any) -> None:
+    service = _query_service(app)
     if service is not None:
         service.close()
+
+
+def _forget_metrics(pid: int) -> None:
+    """Drop a worker's live metric values from the sums (its counts stay)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
@@ -164,7 +190,7 @@ def executor_allocator(choice: str) -> str | None:
     Oxigraph allocates and frees many small objects per query (solutions, terms, hash
     tables); jemalloc serves that about a fifth faster than glibc's malloc (measured on
     the benchmark's point queries, docs/server.md). Only the executors are affected: the
-    variable is set before gunicorn starts, the workers are forked (their allocator is
+    variable is set before the HTTP server starts, the workers are forked (their allocator is
     already chosen) and the executors are started afresh, so they load it.
 
     >>> executor_allocator("system") is None
@@ -190,32 +216,19 @@ def _preload_for_executors(settings: Settings) -> None:
             part for part in (library, os.environ.get("LD_PRELOAD", "")) if part)
 
 
-def _service(worker: Any) -> Any:
-    app = getattr(worker, "wsgi", None)
-    extensions = getattr(app, "extensions", {})
-    return extensions.get("kg_query_service")
-
-
 def _warm_up(worker: Any) -> None:
-    app = getattr(worker, "wsgi", None)
-    if app is not None and hasattr(app, "extensions"):
-        _start_executors(app)
+    _start_executors(getattr(worker, "wsgi", None))
 
 
 def _stop_executors(server: Any, worker: Any) -> None:
-    service = _service(worker)
-    if service is not None:
-        service.close()
+    _stop_executors_of(getattr(worker, "wsgi", None))
 
 
 def _mark_dead(server: Any, worker: Any) -> None:
     from server.worker import forget_worker
 
     forget_worker(worker.age)
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+    _forget_metrics(worker.pid)
 
 
 class ScholarKgServer(BaseApplication):  # type: ignore[misc]

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -215,6 +216,19 @@ def running_server(store: Path, log_dir: Path, **settings: object) -> Iterator[S
         yield server
     finally:
         server.stop()
+
+
+def executor_processes(server_pid: int) -> list[Any]:
+    """The query executor processes (started by multiprocessing's spawn) in a server's
+    process tree, as psutil processes."""
+    import psutil
+
+    found = []
+    for child in psutil.Process(server_pid).children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if "spawn_main" in " ".join(child.cmdline()):
+                found.append(child)
+    return found
 
 
 def query_job(sparql: str) -> dict[str, object]:

@@ -12,21 +12,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.server_fixtures import build_disk_store, running_server
+from tests.server_fixtures import build_disk_store, executor_processes, running_server
 
 TRIPLE = "<http://example.org/a> <http://example.org/p> 1 .\n"
-
-
-def executors(server_pid: int) -> list[psutil.Process]:
-    """The query executor processes in a server's process tree."""
-    found = []
-    for child in psutil.Process(server_pid).children(recursive=True):
-        try:
-            if "spawn_main" in " ".join(child.cmdline()):
-                found.append(child)
-        except psutil.NoSuchProcess:
-            continue
-    return found
 
 
 def web_workers(server_pid: int) -> list[psutil.Process]:
@@ -59,10 +47,10 @@ def test_the_server_asked_for_answers_and_leaves_nothing_running(
         assert "Python threads" not in server.log()  # granian's warning about KG_THREADS
         # each worker runs its executors and the spare that replaces a killed one: 2 x (2 + 1)
         deadline = time.monotonic() + 20
-        while len(executors(server.proc.pid)) < 6 and time.monotonic() < deadline:
+        while len(executor_processes(server.proc.pid)) < 6 and time.monotonic() < deadline:
             time.sleep(0.1)
         tree = psutil.Process(server.proc.pid).children(recursive=True)
-        assert len(executors(server.proc.pid)) == 6
+        assert len(executor_processes(server.proc.pid)) == 6
         server.proc.send_signal(signal.SIGTERM)
         assert server.proc.wait(timeout=30) == 0
     assert gone(tree, within_s=10) == [], "a worker or executor outlived the server"

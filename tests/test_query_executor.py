@@ -291,14 +291,12 @@ def test_answers_too_big_or_over_the_cap_are_written_row_by_row() -> None:
 
 def _executor_libraries(server_pid: int) -> list[str]:
     """The shared libraries mapped by each query executor of a server's process tree."""
-    import psutil
+    from tests.server_fixtures import executor_processes
 
     maps = []
-    for child in psutil.Process(server_pid).children(recursive=True):
-        if "multiprocessing" in " ".join(child.cmdline()) and "spawn_main" in " ".join(
-                child.cmdline()):
-            with open(f"/proc/{child.pid}/maps") as f:
-                maps.append(f.read())
+    for child in executor_processes(server_pid):
+        with open(f"/proc/{child.pid}/maps") as f:
+            maps.append(f.read())
     return maps
 
 
