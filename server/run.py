@@ -30,7 +30,10 @@ import logging
 import multiprocessing.util
 import os
 import pickle
+import re
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -133,6 +136,67 @@ class _ThreadsWarning(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "Python threads" not in record.getMessage()
+
+
+class _RacedKill(logging.Filter):
+    """Tells the truth about granian's "Killing worker-N after it refused to gracefully
+    stop" when the worker had in fact stopped.
+
+    granian 2.8 waits for each worker twice: a watcher thread per worker blocks in
+    ``join()``, and the stopping thread calls ``join(workers_kill_timeout)``, then
+    ``is_alive()``, then once more after 1 ms. When the watcher collects the worker's
+    exit first, the stopping thread's ``join`` returns at once while the worker's exit
+    code is not yet recorded, and both checks can still see the worker "alive": granian
+    logs the warning and "kills" a worker that is already gone (the signal finds no
+    process). On a busy 2-core machine that happens about once in a hundred stops.
+
+    A worker that really refused is only reported once the whole kill timeout has passed
+    since granian began to stop it. A report that comes sooner is this race: it is
+    logged at INFO level, saying so, instead of a warning operators would chase.
+
+    >>> clock = iter([0.0, 0.2, 10.0, 40.5]).__next__
+    >>> raced = _RacedKill(30, clock=clock)
+    >>> def record(message: str, level: int = logging.INFO) -> logging.LogRecord:
+    ...     return logging.LogRecord("_granian", level, __file__, 0, message, None, None)
+    >>> raced.filter(record("Shutting down granian"))
+    True
+    >>> early = record("Killing worker-1 after it refused to gracefully stop", logging.WARNING)
+    >>> raced.filter(early), early.levelname, early.getMessage()[:31]
+    (True, 'INFO', 'worker-1 had stopped gracefully')
+    >>> raced.filter(record("Stopping old worker-2"))
+    True
+    >>> late = record("Killing old worker-2 after it refused to gracefully stop", logging.WARNING)
+    >>> raced.filter(late), late.levelname
+    (True, 'WARNING')
+    """
+
+    _KILLING = re.compile(r"Killing (old )?worker-(\d+) after it refused to gracefully stop")
+    _STOPPING_OLD = re.compile(r"Stopping old worker-(\d+)$")
+
+    def __init__(self, kill_timeout_s: float, clock: Callable[[], float] = time.monotonic,
+                 ) -> None:
+        super().__init__()
+        self.kill_timeout_s = kill_timeout_s
+        self.clock = clock
+        #: when granian began to stop every worker (its shutdown), and each replaced one
+        self._shutdown: float | None = None
+        self._old: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message == "Shutting down granian":
+            self._shutdown = self.clock()
+        elif stopping := self._STOPPING_OLD.match(message):
+            self._old[stopping[1]] = self.clock()
+        elif killing := self._KILLING.match(message):
+            began = self._old.pop(killing[2], None) if killing[1] else self._shutdown
+            if began is not None and self.clock() - began < self.kill_timeout_s:
+                record.msg = (f"worker-{killing[2]} had stopped gracefully (granian reported "
+                              "it still running because its watcher thread had collected "
+                              "the worker's exit first: nothing was left to kill)")
+                record.args = None
+                record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
 
 
 def worker_app() -> Any:
@@ -278,7 +342,9 @@ def serve(settings: Settings) -> None:
             os.environ[SETTINGS_ENV] = base64.b64encode(pickle.dumps(settings)).decode()
             options = granian_options(settings)
             server = Server(options.pop("target"), **options)
-            logging.getLogger("_granian").addFilter(_ThreadsWarning())  # after its set-up
+            granian_log = logging.getLogger("_granian")  # after its set-up
+            granian_log.addFilter(_ThreadsWarning())
+            granian_log.addFilter(_RacedKill(options["workers_kill_timeout"]))
             server.serve()
 
 

@@ -4,15 +4,23 @@ it has stopped or one of its workers has died."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import psutil
 import pytest
 
-from tests.server_fixtures import build_disk_store, executor_processes, running_server
+from tests.server_fixtures import (
+    build_disk_store,
+    executor_processes,
+    http_request,
+    running_server,
+)
 
 TRIPLE = "<http://example.org/a> <http://example.org/p> 1 .\n"
 
@@ -80,3 +88,43 @@ def test_a_granian_worker_that_dies_is_replaced_and_its_executors_end(
         assert len(web_workers(server.proc.pid)) == 2, server.log()
         for _ in range(4):  # whichever worker takes each connection
             assert server.request("/healthz").status == 200
+
+
+#: a cross product of 2,000 triples counted: about 4 million rows, a second or more
+SLOW_COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f }"
+
+
+@pytest.mark.parametrize("http_server", ["granian", "gunicorn"])
+def test_a_query_running_at_sigterm_is_answered_whole_before_the_server_ends(
+        tmp_path: Path, http_server: str) -> None:
+    """Stopping a server (a release rolled across fronts, a deploy) lets the queries it is
+    running finish: the client gets the whole answer, not a reset or an empty 200."""
+    triples = "".join(f"<http://example.org/s{i}> <http://example.org/p> {i} .\n"
+                      for i in range(2000))
+    store = build_disk_store(tmp_path / "store", triples)
+    answer: dict[str, object] = {}
+
+    def ask(server_url: str) -> None:
+        try:
+            reply = http_request(f"{server_url}/sparql?query={quote(SLOW_COUNT)}",
+                                 headers={"Accept": "application/sparql-results+json"},
+                                 timeout=60)
+            answer.update(status=reply.status, body=reply.body, at=time.monotonic())
+        except Exception as exc:  # noqa: BLE001 - the failure is the finding
+            answer.update(error=repr(exc), at=time.monotonic())
+
+    with running_server(store, tmp_path, http_server=http_server, workers=1,
+                        query_workers=1, result_cache_mb=0) as server:
+        client = threading.Thread(target=ask, args=(server.url,))
+        client.start()
+        time.sleep(0.3)
+        signalled = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        client.join(timeout=90)
+        assert server.proc.wait(timeout=60) == 0
+        assert "error" not in answer, answer
+        assert answer["at"] > signalled, "the query ended before the signal: make it slower"  # type: ignore[operator]
+        assert answer["status"] == 200
+        (row,) = json.loads(answer["body"])["results"]["bindings"]  # type: ignore[arg-type]
+        assert row["n"]["value"] == str(2000 * 2000)
+        assert "refused to gracefully stop" not in server.log()
