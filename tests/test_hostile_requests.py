@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -25,12 +26,13 @@ from tests.server_fixtures import ServerProcess  # noqa: E402
 REQUESTS = 500
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, Path]]:
-    work = tmp_path_factory.mktemp("hostile-requests")
-    store, exports = prepare(work, profiles=8)
+@contextmanager
+def hostile_server(work: Path, profiles: int, **settings: object,
+                   ) -> Iterator[tuple[ServerProcess, Path]]:
+    """One web worker serving ``profiles`` generated profiles, and its exports folder."""
+    store, exports = prepare(work, profiles=profiles)
     server = served_store.start_kg_serve(store, work / "logs", exports_dir=str(exports),
-                                         **{**SERVER_SETTINGS, "workers": 1})
+                                         **{**SERVER_SETTINGS, "workers": 1, **settings})
     try:
         yield server, exports
     finally:
@@ -38,17 +40,17 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerPro
 
 
 @pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, Path]]:
+    with hostile_server(tmp_path_factory.mktemp("hostile-requests"), 8) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
 def served_by_gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """The same under KG_HTTP_SERVER=gunicorn, which checks chunked bodies itself."""
-    work = tmp_path_factory.mktemp("hostile-requests-gunicorn")
-    store, exports = prepare(work, profiles=2)
-    server = served_store.start_kg_serve(store, work / "logs", exports_dir=str(exports),
-                                         **{**SERVER_SETTINGS, "workers": 1,
-                                            "http_server": "gunicorn"})
-    try:
+    with hostile_server(tmp_path_factory.mktemp("hostile-requests-gunicorn"), 2,
+                        http_server="gunicorn") as (server, _):
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
