@@ -1,6 +1,6 @@
 """State the worker processes of one ``kg serve`` share: a private run directory.
 
-:func:`prepare` (called by :func:`server.run.serve` in the gunicorn master, before any
+:func:`prepare` (called by :func:`server.run.serve` in the main process, before any
 worker forks) creates a new directory (mode 0700) under the system's temporary
 directory, named ``kg-serve-<pid>-*``, holding
 

@@ -2,7 +2,7 @@
 
 A second SPARQL endpoint (``oxigraph serve-read-only``) on 127.0.0.1 holds a small
 external dataset keyed by the external IRIs our persons are linked to with
-``owl:sameAs`` (ORCID, Wikidata, dblp). Our server (gunicorn, executor processes, an
+``owl:sameAs`` (ORCID, Wikidata, dblp). Our server (`kg serve`, executor processes, an
 on-disk store ingested from ``tests/data/linking/identified.jsonl``) lists that endpoint
 in ``KG_SERVICE_ALLOWLIST``, so a federated query on ``/sparql`` joins our persons with
 the external data; the engine (pyoxigraph) makes the SERVICE call itself, over HTTP.

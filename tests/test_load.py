@@ -16,8 +16,8 @@ TIMEOUT_S = 5.0
 
 
 def documented_rss_bound_mb(settings: Settings, base_mb: int = 1024) -> int:
-    """docs/server.md: workers x executors x KG_QUERY_MEMORY_MB + base (the gunicorn
-    master, the web workers with their caches, a warm spare executor each)."""
+    """docs/server.md: workers x executors x KG_QUERY_MEMORY_MB + base (the server's
+    main process, the web workers with their caches, a warm spare executor each)."""
     return settings.workers * settings.query_workers * settings.query_memory_mb + base_mb
 
 

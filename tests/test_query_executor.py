@@ -316,7 +316,7 @@ def test_executors_run_on_the_chosen_allocator(tmp_path: Path, choice: str) -> N
         expected = choice == "auto" and ctypes.util.find_library("jemalloc") is not None
         assert all(("libjemalloc" in m) == expected for m in maps)
         with open(f"/proc/{server.proc.pid}/maps") as f:
-            assert "libjemalloc" not in f.read()  # the gunicorn master is not affected
+            assert "libjemalloc" not in f.read()  # the server's main process is not affected
 
 
 def test_an_allocator_that_is_not_there_is_refused_by_name() -> None:

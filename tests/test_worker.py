@@ -26,7 +26,8 @@ from tests.server_fixtures import ServerProcess, build_disk_store, running_serve
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     tmp = tmp_path_factory.mktemp("worker")
     store = build_disk_store(tmp / "store", "<http://example.org/a> <http://example.org/p> 1 .\n")
-    with running_server(store, tmp, workers=1, threads=2, query_workers=1) as proc:
+    with running_server(store, tmp, http_server="gunicorn", workers=1, threads=2,
+                        query_workers=1) as proc:
         yield proc
 
 
@@ -104,7 +105,8 @@ def test_keep_alive_connections_are_shared_out_between_the_workers(tmp_path: Pat
     connection table most of them land on whichever worker wakes first (7 and 1 was
     usual) and one core answers them all for as long as they stay open."""
     store = build_disk_store(tmp_path / "store", "<http://example.org/a> <http://example.org/p> 1 .\n")
-    with running_server(store, tmp_path, workers=2, threads=4, query_workers=1) as server:
+    with running_server(store, tmp_path, http_server="gunicorn", workers=2, threads=4,
+                        query_workers=1) as server:
         conns = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=20)
                  for _ in range(8)]
         try:
