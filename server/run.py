@@ -148,7 +148,7 @@ class _RacedKill(logging.Filter):
     exit first, the stopping thread's ``join`` returns at once while the worker's exit
     code is not yet recorded, and both checks can still see the worker "alive": granian
     logs the warning and "kills" a worker that is already gone (the signal finds no
-    process). On a busy 2-core machine that happens about once in a hundred stops.
+    process). On a busy 2-core machine that happens in a few stops in a hundred.
 
     A worker that really refused is only reported once the whole kill timeout has passed
     since granian began to stop it. A report that comes sooner is this race: it is
