@@ -16,11 +16,15 @@ queries in parallel is ever refused.
 Time alone cannot protect the others once a flood starts: a client sending runaway
 queries on many connections would hold every executor, and be charged only as each is
 stopped. So one client also runs at most ``KG_QUERY_WORKERS - 1`` (at least 1) queries
-at once in each worker process; a further one is refused at once (429,
-``Retry-After: 1``), and each worker keeps an executor for the other clients. The
-price: one address (one user, or many behind one NAT) runs that many queries side by
-side per worker, not more; a cap that spared clients of short queries would have to
-admit the first queries of a flood, which can all be runaways.
+at once in each worker process, and each worker keeps an executor for the other
+clients. A further query of that client **waits for one of them to end**, within its
+own deadline (``KG_QUERY_TIMEOUT_S`` from its arrival; the wait is not charged), so a
+script or page sending two or three queries side by side is answered, not refused.
+At most as many wait as may run; one more is refused at once (429, ``Retry-After:
+1``), so a flood holds at most twice that many of a worker's request threads. A query
+whose deadline passes while it waits for the client's own queries is answered 429 too.
+A cap that spared clients of short queries would have to admit the first queries of a
+flood, which can all be runaways.
 
 Across web workers
 ------------------
@@ -191,10 +195,17 @@ class FairShare:
         self.window = settings.client_query_window_s
         self.trusted_proxies = settings.trusted_proxies
         self.max_running = max(1, settings.query_workers - 1)
+        #: a client's queries that may wait for its running ones, per worker
+        self.max_waiting = self.max_running
+        self.timeout = settings.query_timeout_s
         self.table = BudgetTable(table_path, self.budget, self.window) if self.enabled else None
         #: client -> start times of its queries running in this process
         self._running: dict[str, list[float]] = {}
+        #: client -> its queries waiting for one of its running ones to end
+        self._waiting: dict[str, int] = {}
         self._lock = threading.Lock()
+        #: notified whenever a query ends (a waiting one may run)
+        self._ended = threading.Condition(self._lock)
         #: called with "budget" or "running" for each refusal (metrics)
         self.on_refusal: Any = None
 
@@ -203,46 +214,79 @@ class FairShare:
             self.on_refusal(reason)
         return ApiError(429, message, headers={"Retry-After": str(retry_after)})
 
-    def _admit(self, key: str, started: float) -> None:
+    def _admit(self, key: str, deadline: float) -> tuple[float, bool]:
+        """Admit a query of ``key``, waiting until ``deadline`` for one of its running
+        queries to end if it must; returns (when the query started, whether it waited),
+        or raises the 429."""
         assert self.table is not None
         with self._lock:
-            starts = self._running.setdefault(key, [])
-            running = sum(started - s for s in starts)
-            available = self.table.balance(key, started) - running
-            if available <= 0:
-                wait = max(1, math.ceil(-available / self.table.rate + 1e-9))
-                if not starts:
-                    del self._running[key]
-                raise self._refuse(
-                    "budget",
-                    f"client {key} has used its share of query time: "
-                    f"KG_CLIENT_QUERY_BUDGET_S allows {self.budget:g} s of query time per "
-                    f"{self.window:g} s (KG_CLIENT_QUERY_WINDOW_S), and the queries it sent "
-                    f"took {self.budget - available:.1f} s; try again in {wait} s", wait)
-            if len(starts) >= self.max_running:
-                raise self._refuse(
-                    "running",
-                    f"client {key} already has {len(starts)} SPARQL "
-                    f"{'query' if len(starts) == 1 else 'queries'} running in this server "
-                    "process, the most one client may run at once (KG_QUERY_WORKERS - 1, at "
-                    "least 1, so that other clients keep an executor; fair share, "
-                    "KG_CLIENT_QUERY_BUDGET_S=0 turns it off); send the next one when one "
-                    "has been answered", 1)
-            starts.append(started)
+            waiting = False
+            try:
+                while True:
+                    now = time.monotonic()
+                    starts = self._running.get(key, [])
+                    self._check_budget(key, now, sum(now - s for s in starts))
+                    if len(starts) < self.max_running:
+                        self._running.setdefault(key, []).append(now)
+                        return now, waiting
+                    if waiting and now >= deadline:
+                        raise self._refuse(
+                            "running",
+                            f"client {key} already has {_queries(len(starts))} running in "
+                            "this server process, and this one waited for them until its "
+                            f"own time limit (KG_QUERY_TIMEOUT_S, {self.timeout:g} s) passed; "
+                            "send the next one when one has been answered", 1)
+                    if not waiting:
+                        if self._waiting.get(key, 0) >= self.max_waiting:
+                            raise self._refuse(
+                                "running",
+                                f"client {key} already has {_queries(len(starts))} running "
+                                f"and {_queries(self._waiting[key])} waiting in this server "
+                                "process, the most one client may have (KG_QUERY_WORKERS - 1, "
+                                "at least 1, run at once, so that other clients keep an "
+                                "executor, and as many wait; fair share, "
+                                "KG_CLIENT_QUERY_BUDGET_S=0 turns it off); send the next one "
+                                "when one has been answered", 1)
+                        waiting = True
+                        self._waiting[key] = self._waiting.get(key, 0) + 1
+                    self._ended.wait(deadline - now)
+            finally:
+                if waiting:
+                    self._waiting[key] -= 1
+                    if not self._waiting[key]:
+                        del self._waiting[key]
+
+    def _check_budget(self, key: str, now: float, running: float) -> None:
+        """The 429 when the client's balance, less its running queries' time so far, is
+        not positive (call with the lock held)."""
+        assert self.table is not None
+        available = self.table.balance(key, now) - running
+        if available <= 0:
+            wait = max(1, math.ceil(-available / self.table.rate + 1e-9))
+            raise self._refuse(
+                "budget",
+                f"client {key} has used its share of query time: "
+                f"KG_CLIENT_QUERY_BUDGET_S allows {self.budget:g} s of query time per "
+                f"{self.window:g} s (KG_CLIENT_QUERY_WINDOW_S), and the queries it sent "
+                f"took {self.budget - available:.1f} s; try again in {wait} s", wait)
 
     @contextmanager
-    def query(self, environ: Mapping[str, Any]) -> Iterator[None]:
+    def query(self, environ: Mapping[str, Any], arrived: float | None = None,
+              ) -> Iterator[float]:
         """Admit one operation of the request's client (or raise the 429), and charge its
-        time when it ends, however it ends (a timeout's 503 included)."""
+        time when it ends, however it ends (a timeout's 503 included). Yields the seconds
+        it waited for the client's own queries: they count against its time limit
+        (``KG_QUERY_TIMEOUT_S`` from ``arrived``, by default now), not its budget."""
         if self.table is None:
-            yield
+            yield 0.0
             return
         key = client_key(environ, self.trusted_proxies)
-        started = time.monotonic()
-        self._admit(key, started)
+        begun = time.monotonic()
+        started, waited = self._admit(key, (begun if arrived is None else arrived)
+                                      + self.timeout)
         _excused.seconds = 0.0
         try:
-            yield
+            yield started - begun if waited else 0.0
         finally:
             ended = time.monotonic()
             with self._lock:
@@ -251,8 +295,18 @@ class FairShare:
                     starts.remove(started)
                 if not starts:
                     self._running.pop(key, None)
+                self._ended.notify_all()
             waited, _excused.seconds = _excused.seconds, 0.0
             self.table.charge(key, max(0.0, ended - started - waited), ended)
+
+
+def _queries(n: int) -> str:
+    """How many queries, in words.
+
+    >>> _queries(1), _queries(2)
+    ('1 SPARQL query', '2 SPARQL queries')
+    """
+    return f"{n} SPARQL {'query' if n == 1 else 'queries'}"
 
 
 #: per request thread: seconds of the current operation spent waiting for an executor

@@ -309,7 +309,9 @@ def run_prepared(app: Flask, query: PreparedQuery, environ: Any, *,
                            f"({settings.query_timeout_s:g} s): it waited for the same query "
                            "sent by another request, which was not answered in time",
                            headers={"Retry-After": "5"})
-    with fair_share(app).query(environ):
+    with fair_share(app).query(environ, arrived if arrived is not None else started) as waited:
+        if waited:  # for the client's own queries: within the same time limit
+            timeout = (settings.query_timeout_s if timeout is None else timeout) - waited
         stream = job_runner(app).start_job(query.job, keep=not whole_response,
                                            timeout=timeout)
     try:
@@ -377,9 +379,10 @@ def answer_update(text: str, params: MultiDict[str, str]) -> Response:
                        "using-graph-uri/using-named-graph-uri cannot also be given")
     text = refuse_external(text, settings)
     started = time.monotonic()
-    with fair_share().query(request.environ):
+    with fair_share().query(request.environ, started) as waited:
         run_job(job_runner(), {"op": "update", "sparql": add_using(text, using, using_named),
-                               "base_iri": endpoint_iri()})
+                               "base_iri": endpoint_iri()},
+                timeout=settings.query_timeout_s - waited if waited else None)
     metrics().query_seconds.labels(operation="update").observe(time.monotonic() - started)
     return Response(status=204)
 
