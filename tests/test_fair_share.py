@@ -5,6 +5,7 @@ latency; and /metrics summed over the workers."""
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -171,6 +172,21 @@ def test_an_app_refuses_a_client_over_budget_and_serves_the_others(tmp_path: Pat
     assert other.status_code == 200
     exposition = client.get("/metrics").get_data(as_text=True)
     assert 'kg_fair_share_refusals_total{reason="budget"} 1.0' in exposition
+
+
+def test_a_refused_query_is_written_to_the_server_log_as_stopped_ones_are(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    app = make_app(tmp_path, client_query_budget_s=30.0, client_query_window_s=3600.0)
+    share = fair_share(app)
+    assert share.table is not None
+    share.table.charge("127.0.0.1", 40.0, time.monotonic())  # 10 s in debt
+    with caplog.at_level(logging.WARNING):
+        assert app.test_client().get(ASK).status_code == 429
+    refused = [r.getMessage() for r in caplog.records if "fair share" in r.getMessage()]
+    assert refused, [r.getMessage() for r in caplog.records]
+    assert re.fullmatch(r"query refused: fair share after 0\.\d{3} s "
+                        r"\(text sha256 [0-9a-f]{12}\)", refused[0]), refused
+    assert "ASK" not in refused[0]  # a hash of the text, never the text
 
 
 def test_time_waiting_for_an_executor_is_not_charged(tmp_path: Path) -> None:

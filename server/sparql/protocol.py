@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -32,6 +34,7 @@ from kg.storage.store import KnowledgeStore
 from server.ops import metrics
 from server.settings import Settings
 from server.sparql.executor import (
+    Job,
     JobStream,
     job_runner,
     jsonld_context,
@@ -285,6 +288,22 @@ def prepare_query(text: str, params: MultiDict[str, str], *, endpoint: str,
     return PreparedQuery(text, form, fmt_param, choices, job, default_graphs, named_graphs)
 
 
+@contextmanager
+def _fair_share_logged(app: Flask, environ: Any, job: Job, arrived: float,
+                       ) -> Iterator[float]:
+    """The fair share's admission of a job (:meth:`FairShare.query`), its refusal (429)
+    written to the server log as stopped jobs are: reason, duration, hash of the text."""
+    admitted = False
+    try:
+        with fair_share(app).query(environ, arrived) as waited:
+            admitted = True
+            yield waited
+    except ApiError as exc:
+        if not admitted and exc.status == 429:
+            log_stop(job, "refused: fair share", arrived)
+        raise
+
+
 def run_prepared(app: Flask, query: PreparedQuery, environ: Any, *,
                  get_generation: str | None) -> tuple[JobStream, str, dict[str, str]]:
     """Run a prepared query under the client's fair share: (the answer's stream, its
@@ -309,7 +328,8 @@ def run_prepared(app: Flask, query: PreparedQuery, environ: Any, *,
                            f"({settings.query_timeout_s:g} s): it waited for the same query "
                            "sent by another request, which was not answered in time",
                            headers={"Retry-After": "5"})
-    with fair_share(app).query(environ, arrived if arrived is not None else started) as waited:
+    with _fair_share_logged(app, environ, query.job, arrived if arrived is not None
+                            else started) as waited:
         if waited:  # for the client's own queries: within the same time limit
             timeout = (settings.query_timeout_s if timeout is None else timeout) - waited
         stream = job_runner(app).start_job(query.job, keep=not whole_response,
@@ -379,9 +399,10 @@ def answer_update(text: str, params: MultiDict[str, str]) -> Response:
                        "using-graph-uri/using-named-graph-uri cannot also be given")
     text = refuse_external(text, settings)
     started = time.monotonic()
-    with fair_share().query(request.environ, started) as waited:
-        run_job(job_runner(), {"op": "update", "sparql": add_using(text, using, using_named),
-                               "base_iri": endpoint_iri()},
+    job = {"op": "update", "sparql": add_using(text, using, using_named),
+           "base_iri": endpoint_iri()}
+    with _fair_share_logged(current_app, request.environ, job, started) as waited:
+        run_job(job_runner(), job,
                 timeout=settings.query_timeout_s - waited if waited else None)
     metrics().query_seconds.labels(operation="update").observe(time.monotonic() - started)
     return Response(status=204)
