@@ -282,11 +282,11 @@ class FairShare:
             return
         key = client_key(environ, self.trusted_proxies)
         begun = time.monotonic()
-        started, waited = self._admit(key, (begun if arrived is None else arrived)
+        started, queued = self._admit(key, (begun if arrived is None else arrived)
                                       + self.timeout)
         _excused.seconds = 0.0
         try:
-            yield started - begun if waited else 0.0
+            yield started - begun if queued else 0.0
         finally:
             ended = time.monotonic()
             with self._lock:

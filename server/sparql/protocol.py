@@ -290,14 +290,19 @@ def prepare_query(text: str, params: MultiDict[str, str], *, endpoint: str,
 
 @contextmanager
 def _fair_share_logged(app: Flask, environ: Any, job: Job, arrived: float,
-                       ) -> Iterator[float]:
+                       timeout: float | None) -> Iterator[float | None]:
     """The fair share's admission of a job (:meth:`FairShare.query`), its refusal (429)
-    written to the server log as stopped jobs are: reason, duration, hash of the text."""
+    written to the server log as stopped jobs are: reason, duration, hash of the text.
+    Yields the job's time limit: ``timeout`` (None: ``KG_QUERY_TIMEOUT_S``) less the time
+    it waited for the client's own queries."""
     admitted = False
     try:
         with fair_share(app).query(environ, arrived) as waited:
             admitted = True
-            yield waited
+            if waited:
+                settings: Settings = app.config["KG_SETTINGS"]
+                timeout = (settings.query_timeout_s if timeout is None else timeout) - waited
+            yield timeout
     except ApiError as exc:
         if not admitted and exc.status == 429:
             log_stop(job, "refused: fair share", arrived)
@@ -329,9 +334,7 @@ def run_prepared(app: Flask, query: PreparedQuery, environ: Any, *,
                            "sent by another request, which was not answered in time",
                            headers={"Retry-After": "5"})
     with _fair_share_logged(app, environ, query.job, arrived if arrived is not None
-                            else started) as waited:
-        if waited:  # for the client's own queries: within the same time limit
-            timeout = (settings.query_timeout_s if timeout is None else timeout) - waited
+                            else started, timeout) as timeout:
         stream = job_runner(app).start_job(query.job, keep=not whole_response,
                                            timeout=timeout)
     try:
@@ -401,9 +404,8 @@ def answer_update(text: str, params: MultiDict[str, str]) -> Response:
     started = time.monotonic()
     job = {"op": "update", "sparql": add_using(text, using, using_named),
            "base_iri": endpoint_iri()}
-    with _fair_share_logged(current_app, request.environ, job, started) as waited:
-        run_job(job_runner(), job,
-                timeout=settings.query_timeout_s - waited if waited else None)
+    with _fair_share_logged(current_app, request.environ, job, started, None) as timeout:
+        run_job(job_runner(), job, timeout=timeout)
     metrics().query_seconds.labels(operation="update").observe(time.monotonic() - started)
     return Response(status=204)
 
