@@ -110,8 +110,9 @@ SETTINGS: tuple[Setting, ...] = (
             "its queries and all workers (time waiting for an executor is not counted; a "
             "stopped query counts its time up to the timeout); over it the client gets 429 "
             "with Retry-After. One client also runs at most query_workers - 1 (at least 1) "
-            "queries at once per worker; as many more wait for them (within the query "
-            "timeout) and a further one gets 429. 0 turns fair share off."),
+            "queries at once per worker; more wait for them (within the query timeout), "
+            "up to half the worker's threads in all and at least as many as run, and a "
+            "further one gets 429. 0 turns fair share off."),
     Setting("client_query_window_s", 60.0, float,
             "Window of client_query_budget_s: a client's spent query time comes back at "
             "budget/window seconds per second."),

@@ -100,23 +100,34 @@ def test_a_further_query_of_a_client_waits_for_its_own_and_others_are_not_held_u
         thread.join(5)
 
 
-def test_no_more_queries_of_a_client_wait_than_may_run() -> None:
-    share = FairShare(_settings(query_workers=3, client_query_budget_s=600.0))
+@pytest.mark.parametrize(("threads", "query_workers", "running", "waiting"), [
+    (8, 2, 1, 3),  # the defaults: half of 8 threads, 1 of them running
+    (8, 3, 2, 2),
+    (2, 2, 1, 1),  # half the threads is 1: still as many wait as run
+])
+def test_a_client_holds_at_most_half_the_threads_waiting_and_running(
+        threads: int, query_workers: int, running: int, waiting: int) -> None:
+    share = FairShare(_settings(threads=threads, query_workers=query_workers,
+                                client_query_budget_s=600.0))
     client = {"REMOTE_ADDR": "10.0.0.1"}
-    queries = [_hold(share, client) for _ in range(4)]  # 2 running, 2 waiting
+    queries = [_hold(share, client) for _ in range(running + waiting)]
     time.sleep(0.3)
+    assert sum(outcome == {"waited": 0.0} for _, _, outcome in queries) == running
     started = time.monotonic()
     with pytest.raises(ApiError) as refused:
         with share.query(client):
             pass
     assert time.monotonic() - started < 0.2  # at once, not after a wait
     assert refused.value.status == 429 and refused.value.headers["Retry-After"] == "1"
-    assert "2 SPARQL queries running and 2 SPARQL queries waiting" in refused.value.message
+    words = {1: "1 SPARQL query", 2: "2 SPARQL queries", 3: "3 SPARQL queries"}
+    assert (f"{words[running]} running and {words[waiting]} waiting"
+            in refused.value.message)
     assert "KG_QUERY_WORKERS - 1" in refused.value.message
+    assert "half of KG_THREADS" in refused.value.message
     for thread, release, _ in queries:
         release.set()
         thread.join(5)
-    assert all("waited" in outcome for _, _, outcome in queries)  # all four ran
+    assert all("waited" in outcome for _, _, outcome in queries)  # all of them ran
 
 
 def test_a_wait_for_the_client_s_own_queries_ends_at_its_time_limit() -> None:
@@ -349,6 +360,32 @@ def test_a_client_sending_two_queries_side_by_side_is_answered_not_refused(
         thread.join(timeout=120)
     assert not failures, failures[:1]
     assert statuses == [200] * 60
+
+
+def test_a_client_sending_four_queries_side_by_side_is_answered_not_refused(
+        fair_server: ServerProcess) -> None:
+    """Four connections of one client, all four perhaps on one worker: 1 query runs
+    there and 3 wait (half of the worker's 8 threads). Until 2026-12-08 only as many
+    waited as ran, and such a client had about a quarter of its queries refused in
+    two runs of three."""
+    statuses: list[int] = []
+    failures: list[BaseException] = []
+
+    def client(start: int) -> None:
+        try:
+            for n in range(20):
+                statuses.append(_point(fair_server, (start + n * 7919) % PEOPLE,
+                                       "192.0.2.40")[0])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=client, args=(k * 1000,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures[:1]
+    assert statuses == [200] * 80
 
 
 def _requests_counted(text: str) -> float:

@@ -20,8 +20,12 @@ at once in each worker process, and each worker keeps an executor for the other
 clients. A further query of that client **waits for one of them to end**, within its
 own deadline (``KG_QUERY_TIMEOUT_S`` from its arrival; the wait is not charged), so a
 script or page sending two or three queries side by side is answered, not refused.
-At most as many wait as may run; one more is refused at once (429, ``Retry-After:
-1``), so a flood holds at most twice that many of a worker's request threads. A query
+Running and waiting together, a client holds at most half the worker's request threads
+(``KG_THREADS``; at least as many wait as may run); one more is refused at once (429,
+``Retry-After: 1``), so a flood always leaves the other half to the other clients. At
+the defaults (8 threads, 2 executors) that is 1 running and 3 waiting per worker: a
+client sending four queries side by side is answered even when its four connections
+land on one worker. A query
 whose deadline passes while it waits for the client's own queries is answered 429 too.
 A cap that spared clients of short queries would have to admit the first queries of a
 flood, which can all be runaways.
@@ -195,8 +199,9 @@ class FairShare:
         self.window = settings.client_query_window_s
         self.trusted_proxies = settings.trusted_proxies
         self.max_running = max(1, settings.query_workers - 1)
-        #: a client's queries that may wait for its running ones, per worker
-        self.max_waiting = self.max_running
+        #: a client's queries that may wait for its running ones, per worker: up to half
+        #: the worker's request threads in all, and never fewer than may run
+        self.max_waiting = max(self.max_running, settings.threads // 2 - self.max_running)
         self.timeout = settings.query_timeout_s
         self.table = BudgetTable(table_path, self.budget, self.window) if self.enabled else None
         #: client -> start times of its queries running in this process
@@ -244,9 +249,9 @@ class FairShare:
                                 f"and {_queries(self._waiting[key])} waiting in this server "
                                 "process, the most one client may have (KG_QUERY_WORKERS - 1, "
                                 "at least 1, run at once, so that other clients keep an "
-                                "executor, and as many wait; fair share, "
-                                "KG_CLIENT_QUERY_BUDGET_S=0 turns it off); send the next one "
-                                "when one has been answered", 1)
+                                "executor, and more wait up to half of KG_THREADS in all; "
+                                "fair share, KG_CLIENT_QUERY_BUDGET_S=0 turns it off); send "
+                                "the next one when one has been answered", 1)
                         waiting = True
                         self._waiting[key] = self._waiting.get(key, 0) + 1
                     self._ended.wait(deadline - now)
