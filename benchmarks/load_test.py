@@ -2,12 +2,14 @@
 ``kg serve`` at its default settings, while one more client sends a query that can only
 end by hitting the timeout every ``--runaway-every-s`` seconds.
 
-The store is built from ``--profiles`` generated profiles (``kg ingest``, ``kg export`` for
-the dumps; kept in ``--workdir`` for later runs). The server runs with its defaults (2
-workers x 8 threads, 2 query executors per worker, fair share of 60 s of query time per
-client per minute) and ``--query-timeout-s`` 5. Every client connects from its own
-loopback address (127.0.0.2, 127.0.0.3, ...), so the server's fair share sees separate
-clients, as it would on a network.
+The store is built from ``--profiles`` generated profiles (``kg ingest``), published as a
+release (``kg release``, which computes the dataset page's figures into it) and served from
+the release's ``current`` link, as ``scripts/serve-sample.sh`` and production serve it (``kg
+export`` of the release for the dumps; all kept in ``--workdir`` for later runs). The server
+runs with its defaults (2 workers x 8 threads, 2 query executors per worker, fair share of
+60 s of query time per client per minute) and ``--query-timeout-s`` 5. Every client connects
+from its own loopback address (127.0.0.2, 127.0.0.3, ...), so the server's fair share sees
+separate clients, as it would on a network.
 
 Request kinds of the mixed clients (weights in ``KINDS``):
 
@@ -134,14 +136,22 @@ class Reply:
     body: bytes  # the whole body when kept, else its first bytes
 
 
+#: what the server logs when it must compute the dataset's figures (no release served)
+STATS_COMPUTED = "no statistics published with"
+
+
 def build(work: Path, profiles: int) -> tuple[Path, Path]:
-    store, exports = work / "store", work / "exports"
+    """The served release (built, published with its figures, exported) and the dumps."""
+    store, exports, releases = work / "store", work / "exports", work / "releases"
     if not (store / "CURRENT").exists():
         corpus = served_store.write_corpus(work / "corpus", profiles, markup=False)
         served_store.build_store(store, [corpus])
+    served = releases / "current"
+    if not (served / "CURRENT").exists():
+        served = served_store.release(store, releases)
     if not exports.is_dir():
-        served_store.export(store, exports)
-    return store, exports
+        served_store.export(served, exports)
+    return served, exports
 
 
 class Client:
@@ -501,6 +511,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "quiet_after (< 0.5 CPU s in the window)":
             float(after["cpu_seconds_in_window"]) < 0.5,  # type: ignore[arg-type]
         "no_log_alarm": not alarms,
+        # the release's own figures: /dataset ran no query (a plain store computes them)
+        "dataset_figures_published": not served_store.log_lines(server, STATS_COMPUTED),
     }
     if args.rss_bound_mb:
         checks[f"peak server RSS <= {args.rss_bound_mb} MB"] = \

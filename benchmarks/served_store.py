@@ -65,6 +65,13 @@ def build_store(store: Path, corpus: Iterable[Path], *, jobs: int = 2) -> None:
        "--no-progress")
 
 
+def release(store: Path, releases: Path) -> Path:
+    """Publish ``store`` as a release (``kg release``): its ``current`` link, what
+    ``kg serve`` serves in production, with the dataset's figures computed into it."""
+    kg("release", "--store", store, "--releases", releases, "--keep", "1")
+    return releases / "current"
+
+
 def export(store: Path, out: Path) -> None:
     kg("export", "--store", store, "--out", out)
 
@@ -95,10 +102,15 @@ LOG_ALARMS = ("Traceback", "Error handling request", "unhandled error", "WORKER 
               "refused to gracefully stop", "crash loop")
 
 
-def log_alarms(server: ServerProcess) -> list[str]:
-    """Lines of the server log that show a crash, a bug or a killed worker."""
+def log_lines(server: ServerProcess, *needles: str) -> list[str]:
+    """Lines of the server log that contain any of ``needles``."""
     try:
         text = server.log_path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
-    return [line for line in text.splitlines() if any(alarm in line for alarm in LOG_ALARMS)]
+    return [line for line in text.splitlines() if any(needle in line for needle in needles)]
+
+
+def log_alarms(server: ServerProcess) -> list[str]:
+    """Lines of the server log that show a crash, a bug or a killed worker."""
+    return log_lines(server, *LOG_ALARMS)

@@ -36,6 +36,9 @@ def test_mixed_load_with_runaways_gets_only_expected_answers(tmp_path: Path) -> 
     assert {"point", "describe", "page", "dataset", "dump", "timeout"} <= set(kinds), kinds
     assert report["unexpected"] == 0, report["unexpected_examples"]
     assert report["checks"][f"peak server RSS <= {bound} MB"] is True, report["server_rss_mb"]
+    # a published release is served, as in production: /dataset computed nothing
+    assert report["checks"]["dataset_figures_published"] is True
+    assert report["checks"]["no_log_alarm"] is True, report["log_alarms"]
     stops = report["runaway_stop_seconds"]
     assert isinstance(stops, list) and len(stops) >= 2
     # stopped at the deadline, or earlier by the memory bound (a sorting runaway)
