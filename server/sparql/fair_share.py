@@ -16,19 +16,18 @@ queries in parallel is ever refused.
 Time alone cannot protect the others once a flood starts: a client sending runaway
 queries on many connections would hold every executor, and be charged only as each is
 stopped. So one client also runs at most ``KG_QUERY_WORKERS - 1`` (at least 1) queries
-at once in each worker process, and each worker keeps an executor for the other
-clients. A further query of that client **waits for one of them to end**, within its
-own deadline (``KG_QUERY_TIMEOUT_S`` from its arrival; the wait is not charged), so a
-script or page sending two or three queries side by side is answered, not refused.
-Running and waiting together, a client holds at most half the worker's request threads
-(``KG_THREADS``; at least as many wait as may run); one more is refused at once (429,
-``Retry-After: 1``), so a flood always leaves the other half to the other clients. At
-the defaults (8 threads, 2 executors) that is 1 running and 3 waiting per worker: a
-client sending four queries side by side is answered even when its four connections
-land on one worker. A query
-whose deadline passes while it waits for the client's own queries is answered 429 too.
-A cap that spared clients of short queries would have to admit the first queries of a
-flood, which can all be runaways.
+at once in each worker process, and each worker keeps an executor for the other clients.
+A further query of that client **waits for one of them to end**, within its own deadline
+(``KG_QUERY_TIMEOUT_S`` from its arrival; the wait is not charged), so a script or page
+sending two or three queries side by side is answered, not refused. Running and waiting
+together, a client holds at most half the worker's request threads (``KG_THREADS``; at
+least as many wait as may run, which with few threads is more than half); one more is
+refused at once (429, ``Retry-After: 1``), so a flood leaves the rest to the other
+clients. At the defaults (8 threads, 2 executors) that is 1 running and 3 waiting per
+worker: a client sending four queries side by side is answered even when its four
+connections land on one worker. A query whose deadline passes while it waits for the
+client's own queries is answered 429 too. A cap that spared clients of short queries
+would have to admit the first queries of a flood, which can all be runaways.
 
 Across web workers
 ------------------
