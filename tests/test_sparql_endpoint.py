@@ -305,6 +305,39 @@ def test_protocol_request_errors(app: Flask) -> None:
     assert resp.status_code == 400 and "absolute IRI" in resp.text
 
 
+def _count(app: Flask, query: str, **params: str) -> int:
+    resp = get(app, query, {"Accept": "application/sparql-results+json"}, **params)
+    assert resp.status_code == 200, resp.text
+    return int(json.loads(resp.data)["results"]["bindings"][0]["n"]["value"])
+
+
+def test_the_protocol_dataset_is_the_one_from_and_from_named_give(
+        make_app: Any, memory_store: KnowledgeStore) -> None:  # noqa: F811
+    """default-graph-uri / named-graph-uri specify the whole dataset (Protocol 2.1.4):
+    only named graphs leave the default graph empty, only default graphs leave no named
+    graphs, exactly as FROM NAMED / FROM in the query text."""
+    g = "http://example.org/graph/one"
+    for name, data in ((g, "<http://example.org/x> <http://example.org/p> 1 ."),
+                       ("http://example.org/graph/two",
+                        "<http://example.org/y> <http://example.org/p> 2 .")):
+        memory_store.load_graph(data.encode(), "turtle", name, replace=False)
+    app = make_app()
+    triples = "SELECT (COUNT(*) AS ?n) {} WHERE {{ ?s ?p ?o }}"
+    named = "SELECT (COUNT(DISTINCT ?g) AS ?n) {} WHERE {{ GRAPH ?g {{ ?s ?p ?o }} }}"
+    assert _count(app, triples.format("")) > 0 and _count(app, named.format("")) > 1
+    for params, clauses in (({"named-graph-uri": g}, f"FROM NAMED <{g}>"),
+                            ({"default-graph-uri": g}, f"FROM <{g}>"),
+                            ({"default-graph-uri": g, "named-graph-uri": g},
+                             f"FROM <{g}> FROM NAMED <{g}>")):
+        for query in (triples, named):
+            assert _count(app, query.format(""), **params) == _count(
+                app, query.format(clauses)), (params, query)
+    assert _count(app, triples.format(""), **{"named-graph-uri": g}) == 0
+    assert _count(app, named.format(""), **{"default-graph-uri": g}) == 0
+    assert _count(app, named.format(""), **{"named-graph-uri": g}) == 1
+    assert _count(app, triples.format(""), **{"default-graph-uri": g}) > 0
+
+
 def test_trailing_slash_and_post_forms(app: Flask) -> None:
     assert get(app, ASK, path="/sparql/").status_code == 200
     resp = post(app, "query=" + quote(ASK), "application/x-www-form-urlencoded")

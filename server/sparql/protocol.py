@@ -278,8 +278,13 @@ def prepare_query(text: str, params: MultiDict[str, str], *, endpoint: str,
         return PreparedQuery(text, form, fmt_param, {}, {}, default_graphs, named_graphs,
                              wants_page=True)
     choices, refusals = _choices(form, fmt_param, accept)
+    # a dataset given by the protocol is the whole dataset, as FROM / FROM NAMED give it
+    # (Query 13.2): with only named graphs the default graph is empty, with only default
+    # graphs there are no named ones; None leaves the query's own (or the store's)
+    given = bool(default_graphs or named_graphs)
     job = {"op": "query", "sparql": text, "base_iri": endpoint,
-           "default_graphs": default_graphs or None, "named_graphs": named_graphs or None,
+           "default_graphs": default_graphs if given else None,
+           "named_graphs": named_graphs if given else None,
            "results_format": choices["results"].format.name if choices["results"] else None,
            "rdf_format": choices["rdf"].format.name if choices["rdf"] else None,
            "not_acceptable": {"select": refusals.get("results"), "ask": refusals.get("results"),
