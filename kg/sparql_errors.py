@@ -17,7 +17,9 @@ line 1, column 22: prefix `ex:` is not declared (add PREFIX ex: <...> before the
 
 from __future__ import annotations
 
+import difflib
 import re
+import unicodedata
 from typing import NamedTuple
 
 from kg.sparql_tokens import tokens
@@ -101,7 +103,7 @@ def _from_text(text: str, update: bool) -> SyntaxProblem | None:
         kind, value, start = toks[i]
         if not (kind == "word" and value.upper() in QUERY_FORMS):
             return _problem(text, start,
-                            f"expected SELECT, CONSTRUCT, ASK or DESCRIBE, found `{value}`")
+                            f"expected SELECT, CONSTRUCT, ASK or DESCRIBE, found {_shown(value)}")
     for j, (kind, value, start) in enumerate(toks):
         if kind != "pname":
             continue
@@ -122,13 +124,113 @@ def _from_text(text: str, update: bool) -> SyntaxProblem | None:
         if value in _PAIRS:
             opened.append((value, start))
         elif value in _PAIRS.values():
-            if not opened or _PAIRS[opened[-1][0]] != value:
+            if not opened:
                 return _problem(text, start, f"`{value}` closes nothing that is open here")
+            opener, at = opened[-1]
+            if _PAIRS[opener] != value:  # e.g. FILTER( ... } : the `(` is the mistake
+                line, column = _line_col(text, start)
+                return _problem(text, at, f"`{opener}` is never closed: `{value}` at line "
+                                          f"{line}, column {column} comes before its "
+                                          f"`{_PAIRS[opener]}`")
             opened.pop()
     if opened:
         value, start = opened[-1]
         return _problem(text, start,
                         f"`{value}` is never closed (expected `{_PAIRS[value]}` later)")
+    return None
+
+
+def _shown(value: str) -> str:
+    """A token as a message quotes it; invisible characters by their code point.
+
+    >>> _shown("SELEC"), _shown("\ufeff")
+    ('`SELEC`', 'U+FEFF (a byte order mark: remove it)')
+    """
+    if value and all(unicodedata.category(c) in ("Cf", "Cc", "Zs", "Co", "Cn") for c in value):
+        names = ", ".join(f"U+{ord(c):04X}" for c in value)
+        return names + (" (a byte order mark: remove it)" if value == "\ufeff" else
+                        " (an invisible character)")
+    return f"`{value}`"
+
+
+#: SPARQL 1.1 and 1.2 keywords and built-in function names (upper case)
+KEYWORDS = frozenset("""
+    BASE PREFIX VERSION SELECT CONSTRUCT DESCRIBE ASK DISTINCT REDUCED AS FROM NAMED WHERE
+    GROUP BY HAVING ORDER ASC DESC LIMIT OFFSET VALUES UNDEF OPTIONAL UNION MINUS GRAPH
+    SERVICE SILENT BIND FILTER EXISTS NOT IN A TRUE FALSE LATERAL LOAD CLEAR DROP CREATE
+    ADD MOVE COPY TO INSERT DELETE DATA WITH USING DEFAULT ALL INTO SEPARATOR
+    STR LANG LANGMATCHES DATATYPE BOUND IRI URI BNODE RAND ABS CEIL FLOOR ROUND CONCAT
+    STRLEN UCASE LCASE ENCODE_FOR_URI CONTAINS STRSTARTS STRENDS STRBEFORE STRAFTER YEAR
+    MONTH DAY HOURS MINUTES SECONDS TIMEZONE TZ NOW UUID STRUUID MD5 SHA1 SHA256 SHA384
+    SHA512 COALESCE IF STRLANG STRDT SAMETERM ISIRI ISURI ISBLANK ISLITERAL ISNUMERIC
+    REGEX SUBSTR REPLACE COUNT SUM MIN MAX AVG SAMPLE GROUP_CONCAT TRIPLE SUBJECT
+    PREDICATE OBJECT ISTRIPLE LANGDIR STRLANGDIR HASLANG HASLANGDIR ADJUST
+""".split())
+AGGREGATES = ("COUNT", "SUM", "MIN", "MAX", "AVG", "SAMPLE", "GROUP_CONCAT")
+
+
+def _unknown_word(text: str, offset: int) -> SyntaxProblem | None:
+    """The last bare word before where the parser stopped, when it is no SPARQL keyword
+    or function (a misspelt LIMIT, OPTIONAL, CONTAINS...), with the nearest one.
+
+    >>> _unknown_word("SELECT * WHERE { ?s ?p ?o } LIMT 10", 34).cause
+    '`LIMT` is not a SPARQL keyword or function (did you mean `LIMIT`?)'
+    """
+    before = [t for t in tokens(text) if t.end <= offset]  # whole tokens: no cut strings
+    words = [i for i, t in enumerate(before) if t.kind == "word"]
+    if not words:
+        return None
+    token = before[words[-1]]
+    if words[-1] and before[words[-1] - 1].text == "@":
+        return None  # a language tag
+    if token.text.upper() in KEYWORDS:
+        return None
+    near = difflib.get_close_matches(token.text.upper(), sorted(KEYWORDS), n=1, cutoff=0.75)
+    hint = f" (did you mean `{near[0]}`?)" if near else ""
+    return _problem(text, token.start,
+                    f"`{token.text}` is not a SPARQL keyword or function{hint}")
+
+
+def _ungrouped(text: str) -> SyntaxProblem | None:
+    """A variable the SELECT clause projects beside an aggregate (or with GROUP BY)
+    that GROUP BY does not name: the engine's "unbound variable" in a grouped query.
+
+    >>> _ungrouped("SELECT ?s (COUNT(?o) AS ?n) WHERE { ?s ?p ?o }").cause.split(":")[0]
+    '`?s` is neither grouped nor aggregated'
+    """
+    toks = list(tokens(text))
+    upper = [t.text.upper() if t.kind == "word" else t.text for t in toks]
+    if "SELECT" not in upper:
+        return None
+    depth, projected, aggregate = 0, [], False
+    for token, word in zip(toks[upper.index("SELECT") + 1:], upper[upper.index("SELECT") + 1:],
+                           strict=False):
+        if word in ("WHERE", "{", "FROM") and depth == 0:
+            break
+        if word == "(":
+            depth += 1
+        elif word == ")":
+            depth -= 1
+        elif word in AGGREGATES:
+            aggregate = True
+        elif token.kind == "var" and depth == 0:
+            projected.append(token)
+    grouped: set[str] = set()
+    for i, word in enumerate(upper):
+        if word == "GROUP" and i + 1 < len(upper) and upper[i + 1] == "BY":
+            for token, after in zip(toks[i + 2:], upper[i + 2:], strict=False):
+                if after in ("HAVING", "ORDER", "LIMIT", "OFFSET", "VALUES", "}"):
+                    break
+                if token.kind == "var":
+                    grouped.add(token.text[1:])
+    if not aggregate and not grouped:
+        return None
+    for token in projected:
+        if token.text[1:] not in grouped:
+            return _problem(text, token.start, (
+                f"`{token.text}` is neither grouped nor aggregated: beside an aggregate "
+                f"(or with GROUP BY) every variable the SELECT clause names must be in "
+                f"GROUP BY (add GROUP BY {token.text}) or inside an aggregate"))
     return None
 
 
@@ -170,9 +272,18 @@ def explain(text: str, raw: str, *, update: bool = False) -> SyntaxProblem:
             line, column = _line_col(text, iri_start)
         cause = 'this IRI is not valid (spaces and <>"{}|^` are not allowed in IRIs)'
     elif "unbound" in detail:
+        grouping = _ungrouped(text)
+        if grouping is not None:
+            return grouping
         cause = "the SELECT clause names a variable the query does not bind"
+    elif "limit should be a non negative integer" in detail:
+        cause = ("LIMIT and OFFSET take a non-negative whole number small enough for the "
+                 "engine (at most 18446744073709551615)")
     else:
         offset = _offset(text, line, column)
+        misspelt = _unknown_word(text, offset)
+        if misspelt is not None:
+            return misspelt
         options = _expected(detail)
         expected = f"; expected {options}" if options and len(options) < 120 else ""
         following = _tokens(text[offset:])

@@ -40,6 +40,25 @@ def problem_of(text: str, *, update: bool = False) -> Any:
     ("SELECT ?x WHERE { ?x ?y }", 1, 25, "the query does not parse at `}`"),
     ("SELECT ?s WHERE { ?s ?p ?o } LIMIT x", 1, 36, "the query does not parse at `x`"),
     ("", 1, 1, "the text is empty"),
+    # the opener a closer of another kind overtakes is the mistake, not the closer
+    ('PREFIX ex: <http://e/>\nSELECT * WHERE {\n ?s ?p ?n .\n FILTER(?n = "x"\n}', 4, 8,
+     "`(` is never closed: `}` at line 5, column 1 comes before its `)`"),
+    ("SELECT ?s (COUNT(?o) AS ?n) WHERE { ?s ?p ?o }", 1, 8,
+     "`?s` is neither grouped nor aggregated"),
+    ("SELECT (SUM(?o) AS ?t) ?s WHERE { ?s ?p ?o } GROUP BY ?p", 1, 24,
+     "`?s` is neither grouped nor aggregated"),
+    ("SELECT * WHERE { ?s ?p ?o } LIMT 10", 1, 29,
+     "`LIMT` is not a SPARQL keyword or function (did you mean `LIMIT`?)"),
+    ('SELECT * WHERE { ?s ?p ?o FILTER(CONTAIN(?o, "x")) }', 1, 34,
+     "`CONTAIN` is not a SPARQL keyword or function (did you mean `CONTAINS`?)"),
+    ("SELECT * WHERE { ?s ?p ?o OPTIONL { ?s ?q ?r } }", 1, 27,
+     "`OPTIONL` is not a SPARQL keyword or function (did you mean `OPTIONAL`?)"),
+    ('SELECT * WHERE { ?s ?p "x"@en-GB . ?s ?q }', 1, 42,  # a language tag is no keyword
+     "the query does not parse at `}`"),
+    ("SELECT * WHERE { ?s ?p ?o } LIMIT 99999999999999999999999", 1, 58,
+     "LIMIT and OFFSET take a non-negative whole number"),
+    ("\ufeffASK {}", 1, 1,
+     "expected SELECT, CONSTRUCT, ASK or DESCRIBE, found U+FEFF (a byte order mark"),
 ])
 def test_causes_and_positions(text: str, line: int, column: int, cause: str) -> None:
     problem = problem_of(text)
