@@ -450,6 +450,18 @@ def test_a_syntax_error_is_marked_at_its_position(browser: WebDriver, server: Se
                                                     "#editor .cm-lintRange-error"))
 
 
+def test_the_mark_counts_characters_outside_the_bmp_as_the_server_does(
+        browser: WebDriver, server: Server) -> None:
+    """The server's column counts code points; the editor's document counts UTF-16
+    units, two for each emoji: converted, the mark stands on the mistake itself."""
+    run_query(browser, server, 'SELECT * WHERE { ?s ?p "\U0001F600\U0001F600" ; ex:p ?o }')
+    error = browser.find_element(By.ID, "error")
+    assert "line 1, column 31: prefix `ex:` is not declared" in error.text
+    mark = wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR,
+                                                      "#editor .cm-lintRange-error"))
+    assert mark.text == "ex:p"
+
+
 def test_a_large_result_is_paged_and_sorted(browser: WebDriver,
                                             sample_server: tuple[Server, int]) -> None:
     running, triples = sample_server

@@ -156,7 +156,13 @@ export function create(parent, options) {
         return false;
       }
       const line = doc.line(lineNo);
-      let from = Math.min(line.from + Math.max(column - 1, 0), line.to);
+      // the server counts columns in code points, the document in UTF-16 units: an emoji
+      // or other character outside the BMP before the column takes two units
+      let units = 0;
+      for (let seen = 1; seen < column && units < line.text.length; seen += 1) {
+        units += line.text.codePointAt(units) > 0xffff ? 2 : 1;
+      }
+      let from = Math.min(line.from + units, line.to);
       let to;
       const rest = doc.sliceString(from, line.to);
       const token = /^[^\s{}().;,]+/.exec(rest);
