@@ -462,6 +462,35 @@ def test_the_mark_counts_characters_outside_the_bmp_as_the_server_does(
     assert mark.text == "ex:p"
 
 
+def test_a_query_too_long_for_a_url_gets_no_link_and_downloads_by_post(
+        browser: WebDriver, server: Server) -> None:
+    """The page runs queries by POST; a query whose GET URL the server would refuse (414,
+    KG_MAX_URL_BYTES) is not put in the address bar, and its downloads are POSTed."""
+    long_query = PERSONS + "\n# " + "\u00e9" * 3000  # 18 KB percent-encoded
+    run_query(browser, server, long_query)
+    assert "too long for a link" in browser.find_element(By.ID, "downloads").text
+    assert browser.execute_script("return location.search") == ""
+    links = browser.find_elements(By.CSS_SELECTOR, "#downloads a.download")
+    csv = next(link for link in links if link.text == "CSV")
+    assert csv.get_attribute("href").endswith("#")
+    # keep what the page saves instead of saving it, then read it back
+    browser.execute_script("""window.kgSaved = null; var make = URL.createObjectURL;
+        URL.createObjectURL = function (blob) { window.kgSaved = blob; return make(blob); };""")
+    click(browser, csv)
+    wait_for(browser, lambda d: d.execute_script("return window.kgSaved !== null"))
+    saved = browser.execute_async_script(
+        "var done = arguments[0]; window.kgSaved.text().then(done);")
+    assert saved.splitlines()[0] == "person,name,h"
+    assert len(saved.splitlines()) > 1
+    assert not browser.find_element(By.ID, "error").text
+    # a short query keeps its link and GET downloads
+    run_query(browser, server, PERSONS)
+    assert browser.execute_script("return location.search").startswith("?query=")
+    csv = next(link for link in browser.find_elements(By.CSS_SELECTOR, "#downloads a.download")
+               if link.text == "CSV")
+    assert "format=csv" in csv.get_attribute("href")
+
+
 def test_a_large_result_is_paged_and_sorted(browser: WebDriver,
                                             sample_server: tuple[Server, int]) -> None:
     running, triples = sample_server

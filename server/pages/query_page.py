@@ -191,8 +191,10 @@ def index() -> Response:
     examples = [{"title": e.title, "query": e.text(person).lstrip("\n")} for e in EXAMPLES]
     query = request.args.get("query")
     downloads = {
-        "results": [{"name": f.name, "label": f.label} for f in RESULT_FORMATS.values()],
-        "graph": [{"name": f.name, "label": f.label} for f in RDF_FORMATS.values()],
+        "results": [{"name": f.name, "label": f.label, "extension": f.extension}
+                    for f in RESULT_FORMATS.values()],
+        "graph": [{"name": f.name, "label": f.label, "extension": f.extension}
+                  for f in RDF_FORMATS.values()],
     }
     paths = local_paths()
     body = render_template(
@@ -206,6 +208,7 @@ def index() -> Response:
         terms=vocabulary_terms(),
         run=query is not None,
         endpoint=request.script_root + "/sparql",
+        max_url_bytes=settings().max_url_bytes,
     )
     response = Response(body, mimetype="text/html")
     return response

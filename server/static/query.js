@@ -27,6 +27,9 @@
   var endpoint = form.dataset.endpoint;
   var baseIri = form.dataset.baseIri;
   var entityPath = form.dataset.entityPath;
+  // the server refuses longer request URLs (KG_MAX_URL_BYTES, 414): such queries are
+  // never put in a link; their downloads are POSTed
+  var maxUrlBytes = Number(form.dataset.maxUrlBytes) || 16384;
   var examples = readJson("kg-examples");
   var downloads = readJson("kg-downloads");
   var prefixes = readJson("kg-prefixes");
@@ -286,9 +289,14 @@
                "Narrow the query or page through it with LIMIT and OFFSET.");
         }
         renderDownloads(text, isGraph);
+        var address = "?query=" + encodeURIComponent(text);
         try {
-          history.replaceState(null, "", "?query=" + encodeURIComponent(text));
-        } catch (e) { /* a very long query: keep the old address */ }
+          if (fitsUrl(location.pathname + address)) {
+            history.replaceState(null, "", address);
+          } else {
+            history.replaceState(null, "", location.pathname);  // a link would get 414
+          }
+        } catch (e) { /* the browser refused the address: keep the old one */ }
       });
     }).catch(function (error) {
       statusBox.textContent = "Failed";
@@ -509,16 +517,62 @@
     return { label: plural(triples.length, "triple") };
   }
 
+  // a URL's length as the server counts it (percent-encoded, so one byte a character)
+  function fitsUrl(url) {
+    return url.length <= maxUrlBytes;
+  }
+
+  // a download the server would refuse as a GET (414) is POSTed and saved from memory
+  function postDownload(text, format, link) {
+    link.classList.add("busy");
+    var body = new URLSearchParams({ query: text, format: format.name });
+    fetch(endpoint, { method: "POST", body: body }).then(function (response) {
+      return response.blob().then(function (blob) {
+        if (!response.ok) {
+          return blob.text().then(function (message) {
+            show(errorBox, message || ("HTTP " + response.status));
+          });
+        }
+        var url = URL.createObjectURL(blob);
+        var save = el("a", "", "");
+        save.href = url;
+        save.download = "query-results." + format.extension;
+        document.body.appendChild(save);
+        save.click();
+        save.remove();
+        setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
+      });
+    }).catch(function (error) {
+      show(errorBox, "The endpoint could not be reached: " + error.message);
+    }).finally(function () {
+      link.classList.remove("busy");
+    });
+  }
+
   function renderDownloads(text, isGraph) {
     var formats = isGraph ? downloads.graph : downloads.results;
     downloadsBox.appendChild(el("span", "label", "Download:"));
     formats.forEach(function (format) {
       var link = el("a", "download", format.label);
-      link.href = endpoint + "?query=" + encodeURIComponent(text) + "&format=" +
+      var href = endpoint + "?query=" + encodeURIComponent(text) + "&format=" +
         encodeURIComponent(format.name);
-      link.setAttribute("download", "");
+      if (fitsUrl(href)) {
+        link.href = href;
+        link.setAttribute("download", "");
+      } else {
+        link.href = "#";
+        link.title = "The query is too long for a link: the download is sent with POST";
+        link.addEventListener("click", function (event) {
+          event.preventDefault();
+          postDownload(text, format, link);
+        });
+      }
       downloadsBox.appendChild(link);
     });
+    if (!fitsUrl(endpoint + "?query=" + encodeURIComponent(text))) {
+      downloadsBox.appendChild(el("span", "note",
+        "(the query is too long for a link to share; downloads are sent with POST)"));
+    }
     downloadsBox.hidden = false;
   }
 
