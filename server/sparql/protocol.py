@@ -12,7 +12,8 @@
   anything runs; a LOAD SILENT from elsewhere does nothing (the update succeeds);
 - fair share of query time per client (:mod:`server.sparql.fair_share`): 429 over the budget;
 - results as negotiated (:mod:`server.web.negotiation`), cut at KG_RESULT_CAP with a
-  ``KG-Result-Capped`` header, weak ETags and 304 on GET, gzip, CORS.
+  ``KG-Result-Capped`` header, weak ETags and 304 on GET, gzip; CORS headers come
+  from :mod:`server.web.cors`, as for every route.
 """
 
 from __future__ import annotations
@@ -167,11 +168,8 @@ def _graphs(params: MultiDict[str, str], name: str) -> list[str]:
 @bp.route("/sparql/", methods=METHODS)
 def endpoint() -> Any:
     if request.method == "OPTIONS":
-        return Response(status=204, headers={
-            "Allow": ", ".join(METHODS),
-            "Access-Control-Allow-Methods": ", ".join(METHODS),
-            "Access-Control-Allow-Headers": "Content-Type, Authorization, Accept",
-            "Access-Control-Max-Age": "86400"})
+        # the CORS headers of the preflight come from server.web.cors
+        return Response(status=204, headers={"Allow": ", ".join(METHODS)})
     query, update, params = read_operation()
     if update is not None:
         return answer_update(update, params)
@@ -182,33 +180,10 @@ def endpoint() -> Any:
     return answer_description(params)
 
 
-def cors_headers(settings: Settings, origin: str | None) -> tuple[dict[str, str], bool]:
-    """The CORS headers of an endpoint answer to a request from ``origin`` (KG_CORS_ORIGINS),
-    and whether the answer varies with Origin."""
-    origins = settings.cors_origins.strip()
-    if not origins:
-        return {}, False
-    allowed = [o.strip() for o in origins.split(",") if o.strip()]
-    headers = {}
-    varies = False
-    if "*" in allowed:
-        headers["Access-Control-Allow-Origin"] = "*"
-    elif origin and origin in allowed:
-        headers["Access-Control-Allow-Origin"] = origin
-        varies = True
-    headers["Access-Control-Expose-Headers"] = (
-        "KG-Result-Capped, KG-Result-Count, KG-Result-Cache, KG-Release, ETag")
-    return headers, varies
-
-
 @bp.after_request
 def _finish(response: Response) -> Response:
     add_vary(response, "Accept")
-    headers, varies = cors_headers(_settings(), request.headers.get("Origin"))
-    response.headers.update(headers)
-    if varies:
-        add_vary(response, "Origin")
-    return gzip_response(response)
+    return gzip_response(response)  # CORS: server.web.cors, for every layer's answers
 
 
 # queries -------------------------------------------------------------------------

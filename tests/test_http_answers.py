@@ -1,0 +1,165 @@
+"""What browsers on other origins see: CORS headers on every answer of /sparql and
+/store, errors from every layer included."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from flask import Flask
+from werkzeug.test import TestResponse
+
+from server.web.cors import ALLOWED_REQUEST_HEADERS, EXPOSED_HEADERS
+from tests.server_fixtures import (  # noqa: F401
+    SAMPLE_TURTLE,
+    ServerProcess,
+    build_disk_store,
+    http_request,
+    make_app,
+    memory_store,
+    running_server,
+)
+
+ORIGIN = {"Origin": "https://page.example"}
+SELECT = "SELECT ?s ?p ?o WHERE { ?s ?p ?o } ORDER BY ?s ?p ?o"
+CONSTRUCT = "CONSTRUCT WHERE { ?s ?p ?o }"
+ASK = "ASK { ?s ?p ?o }"
+
+
+@pytest.fixture
+def app(make_app: Any) -> Flask:  # noqa: F811
+    return make_app()  # type: ignore[no-any-return]
+
+
+def names(header: str | None) -> list[str]:
+    return [part.strip() for part in (header or "").split(",") if part.strip()]
+
+
+def assert_cross_origin(resp: TestResponse) -> None:
+    assert resp.headers.get("Access-Control-Allow-Origin") == "*", (resp.status, resp.headers)
+    assert resp.headers.get("Access-Control-Expose-Headers") == EXPOSED_HEADERS
+
+
+# --- CORS ---------------------------------------------------------------------------
+
+
+def test_a_url_over_the_limit_is_a_414_a_page_on_another_origin_can_read(
+        make_app: Any) -> None:  # noqa: F811
+    app = make_app(max_url_bytes=200)
+    resp = app.test_client().get("/sparql", query_string={"query": "ASK {}" + " " * 300},
+                                 headers=ORIGIN)
+    assert resp.status_code == 414
+    assert_cross_origin(resp)
+
+
+def test_a_body_over_the_limit_is_a_413_a_page_on_another_origin_can_read(
+        make_app: Any) -> None:  # noqa: F811
+    app = make_app(max_body_bytes=100)
+    resp = app.test_client().post("/sparql", data=b"ASK {}" + b" " * 200, headers={
+        **ORIGIN, "Content-Type": "application/sparql-query"})
+    assert resp.status_code == 413
+    assert_cross_origin(resp)
+
+
+def test_a_refused_chunked_body_is_a_411_a_page_on_another_origin_can_read(
+        app: Flask) -> None:
+    resp = app.test_client().post(
+        "/sparql", data=b"ASK {}", environ_base={"SERVER_SOFTWARE": "Granian"},
+        headers={**ORIGIN, "Content-Type": "application/sparql-query",
+                 "Transfer-Encoding": "chunked"})
+    assert resp.status_code == 411
+    assert_cross_origin(resp)
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("PUT", "/sparql"), ("DELETE", "/sparql"), ("PATCH", "/sparql/"), ("POST", "/id/person/x"),
+    ("PATCH", "/store?default"),
+])
+def test_a_wrong_method_is_a_405_a_page_on_another_origin_can_read(
+        app: Flask, method: str, path: str) -> None:
+    resp = app.test_client().open(path, method=method, headers=ORIGIN)
+    assert resp.status_code == 405
+    assert "Allow" in resp.headers
+    assert_cross_origin(resp)
+
+
+def test_retry_after_is_exposed_to_other_origins(app: Flask) -> None:
+    resp = app.test_client().get("/sparql", query_string={"query": ASK}, headers=ORIGIN)
+    assert resp.status_code == 200
+    assert "Retry-After" in names(resp.headers["Access-Control-Expose-Headers"])
+
+
+def test_the_sparql_preflight_allows_conditional_requests(app: Flask) -> None:
+    resp = app.test_client().options("/sparql", headers={
+        **ORIGIN, "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "if-none-match"})
+    assert resp.status_code == 204
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    assert resp.headers["Access-Control-Allow-Headers"] == ALLOWED_REQUEST_HEADERS
+    assert "If-None-Match" in names(resp.headers["Access-Control-Allow-Headers"])
+    assert names(resp.headers["Access-Control-Allow-Methods"]) == ["GET", "POST", "OPTIONS"]
+
+
+@pytest.mark.parametrize("target", ["/store?default", "/store?graph=http://example.org/none"])
+def test_graph_store_reads_are_readable_from_other_origins(app: Flask, target: str) -> None:
+    resp = app.test_client().get(target, headers=ORIGIN)
+    assert resp.status_code == (200 if target.endswith("default") else 404)
+    assert_cross_origin(resp)
+
+
+def test_the_graph_store_preflight_answers_cors(app: Flask) -> None:
+    resp = app.test_client().options("/store", headers={
+        **ORIGIN, "Access-Control-Request-Method": "PUT",
+        "Access-Control-Request-Headers": "content-type, authorization"})
+    assert resp.status_code == 200
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    assert set(names(resp.headers["Access-Control-Allow-Methods"])) == {
+        "GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"}
+    assert {"Content-Type", "Authorization"} <= set(
+        names(resp.headers["Access-Control-Allow-Headers"]))
+
+
+def test_listed_origins_are_echoed_on_errors_of_every_layer(make_app: Any) -> None:  # noqa: F811
+    client = make_app(cors_origins="https://a.example, https://b.example",
+                      max_url_bytes=200).test_client()
+    long_url = client.get("/sparql", query_string={"query": "ASK {}" + " " * 300},
+                          headers={"Origin": "https://b.example"})
+    wrong_method = client.put("/sparql", headers={"Origin": "https://b.example"})
+    for resp in (long_url, wrong_method):
+        assert resp.headers["Access-Control-Allow-Origin"] == "https://b.example"
+        assert "Origin" in names(resp.headers["Vary"])
+    other = client.put("/sparql", headers={"Origin": "https://c.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    assert "Origin" in names(other.headers["Vary"])
+
+
+# --- a real server ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One worker of ``kg serve`` (granian, executor processes) on 127.0.0.1."""
+    work = tmp_path_factory.mktemp("http-answers")
+    store = build_disk_store(work / "store", SAMPLE_TURTLE)
+    with running_server(store, work, workers=1, max_url_bytes=2000,
+                        result_cache_mb=0) as server:
+        yield server
+
+
+def test_served_414_is_readable_from_another_origin(served: ServerProcess) -> None:
+    target = "/sparql?query=" + quote("ASK {}" + " " * 3000)
+    resp = http_request(served.url + target, headers=ORIGIN)
+    assert resp.status == 414
+    assert resp.header("access-control-allow-origin") == "*"
+    assert resp.header("access-control-expose-headers") == EXPOSED_HEADERS
+    assert b"POST" in resp.body
+
+
+def test_served_preflight_allows_if_none_match(served: ServerProcess) -> None:
+    resp = http_request(served.url + "/sparql", "OPTIONS", headers={
+        **ORIGIN, "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "if-none-match"})
+    assert resp.status == 204
+    assert "If-None-Match" in names(resp.header("access-control-allow-headers"))
