@@ -1,5 +1,6 @@
-"""What browsers on other origins see: CORS headers on every answer of /sparql and
-/store, errors from every layer included."""
+"""What browsers on other origins and scripts written for other endpoints see: CORS
+headers on every answer of /sparql and /store (errors from every layer included), and
+``output=`` and ``results=`` as names of ``format=``."""
 
 from __future__ import annotations
 
@@ -133,6 +134,63 @@ def test_listed_origins_are_echoed_on_errors_of_every_layer(make_app: Any) -> No
     other = client.put("/sparql", headers={"Origin": "https://c.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
     assert "Origin" in names(other.headers["Vary"])
+
+
+# --- output= and results= -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("query", "param", "value", "media_type"), [
+    (ASK, "output", "xml", "application/sparql-results+xml"),
+    (SELECT, "output", "csv", "text/csv"),
+    (SELECT, "output", "tsv", "text/tab-separated-values"),
+    (SELECT, "results", "csv", "text/csv"),
+    (CONSTRUCT, "output", "nt", "application/n-triples"),
+    (SELECT, "output", "application/sparql-results+xml", "application/sparql-results+xml"),
+])
+def test_output_and_results_name_the_format(app: Flask, query: str, param: str, value: str,
+                                            media_type: str) -> None:
+    for method in ("GET", "POST"):
+        if method == "GET":
+            resp = app.test_client().get("/sparql", query_string={"query": query, param: value})
+        else:
+            resp = app.test_client().post("/sparql", data={"query": query, param: value})
+        assert resp.status_code == 200, resp.data
+        assert resp.mimetype == media_type
+
+
+def test_output_names_the_format_of_the_service_description_and_graph_store(
+        app: Flask) -> None:
+    client = app.test_client()
+    assert client.get("/sparql?output=nt").mimetype == "application/n-triples"
+    assert client.get("/store?default&output=nt").mimetype == "application/n-triples"
+
+
+def test_an_unknown_output_is_the_same_400_as_an_unknown_format(app: Flask) -> None:
+    resp = app.test_client().get("/sparql", query_string={"query": ASK, "output": "pdf"})
+    assert resp.status_code == 400
+    assert resp.get_data(as_text=True).startswith("400 Bad Request: unknown output=pdf; "
+                                                  "known formats: json")
+
+
+def test_agreeing_output_and_results_are_fine(app: Flask) -> None:
+    resp = app.test_client().get("/sparql", query_string={"query": ASK, "output": "XML",
+                                                          "results": "xml"})
+    assert resp.status_code == 200
+    assert resp.mimetype == "application/sparql-results+xml"
+
+
+@pytest.mark.parametrize("params", [
+    {"format": "json", "output": "xml"}, {"format": "csv", "results": "tsv"},
+    {"output": "csv", "results": "json"},
+])
+def test_conflicting_format_parameters_are_a_400(app: Flask, params: dict[str, str]) -> None:
+    first, second = list(params.items())
+    resp = app.test_client().get("/sparql", query_string={"query": SELECT, **params})
+    assert resp.status_code == 400
+    assert resp.get_data(as_text=True) == (
+        f"400 Bad Request: {first[0]}={first[1]} and {second[0]}={second[1]} ask for "
+        "different formats: output= and results= are other names of format=, give one "
+        "of them\n")
 
 
 # --- a real server ----------------------------------------------------------------------

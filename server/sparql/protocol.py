@@ -59,7 +59,9 @@ from server.web.compression import gzip_response
 from server.web.errors import ApiError
 from server.web.negotiation import (
     Choice,
+    FormatParam,
     add_vary,
+    format_param,
     negotiate,
     negotiate_header,
     prefers_html,
@@ -188,7 +190,7 @@ def _finish(response: Response) -> Response:
 
 # queries -------------------------------------------------------------------------
 
-def _choices(form: str | None, fmt_param: str | None, accept: str | None,
+def _choices(form: str | None, fmt_param: FormatParam | None, accept: str | None,
              ) -> tuple[dict[str, Choice | None], dict[str, str]]:
     """Negotiated formats per result kind; 406 at once when the query's kind is known."""
     kinds = (["results"] if form in ("select", "ask") else
@@ -217,8 +219,8 @@ class PreparedQuery:
 
     text: str
     form: str | None
-    #: ``format=``, which overrides Accept
-    format_param: str | None
+    #: ``format=`` (or ``output=``, ``results=``), which overrides Accept
+    format_param: FormatParam | None
     choices: dict[str, Choice | None]
     job: dict[str, Any]
     default_graphs: list[str]
@@ -247,7 +249,7 @@ def prepare_query(text: str, params: MultiDict[str, str], *, endpoint: str,
     default_graphs = _graphs(params, "default-graph-uri")
     named_graphs = _graphs(params, "named-graph-uri")
     form = query_form(text)
-    fmt_param = params.get("format")
+    fmt_param = format_param(params)
     if (page and not fmt_param and prefers_html_header(
             accept, "rdf" if form in ("construct", "describe") else "results")):
         return PreparedQuery(text, form, fmt_param, {}, {}, default_graphs, named_graphs,
@@ -427,7 +429,7 @@ def serialize_ntriples(text: str, format_name: str, ontology_dir: str = "") -> b
 
 
 def answer_description(params: MultiDict[str, str]) -> Response:
-    fmt_param = params.get("format")
+    fmt_param = format_param(params)
     if not fmt_param and prefers_html(request, "rdf"):
         return redirect(request.script_root + "/", 303)  # type: ignore[return-value]
     choice = negotiate(request, "rdf", default="turtle", param=fmt_param)
