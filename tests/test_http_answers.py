@@ -1,12 +1,14 @@
-"""What browsers on other origins and scripts written for other endpoints see: CORS
-headers on every answer of /sparql and /store (errors from every layer included), and
-``output=`` and ``results=`` as names of ``format=``."""
+"""What browsers on other origins, caches and scripts written for other endpoints see:
+CORS headers on every answer of /sparql and /store (errors from every layer included),
+``output=`` and ``results=`` as names of ``format=``, and HEAD and 304 answers that
+carry the headers of the GET and 200 answers they stand for."""
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 from flask import Flask
@@ -193,6 +195,33 @@ def test_conflicting_format_parameters_are_a_400(app: Flask, params: dict[str, s
         "of them\n")
 
 
+# --- HEAD and 304 -------------------------------------------------------------------
+
+
+def test_a_304_carries_the_vary_of_its_200(app: Flask) -> None:
+    client = app.test_client()
+    headers = {"Accept-Encoding": "gzip"}
+    first = client.get("/sparql", query_string={"query": SELECT}, headers=headers)
+    assert first.status_code == 200
+    assert first.headers["Vary"] == "Accept, Accept-Encoding"
+    again = client.get("/sparql", query_string={"query": SELECT},
+                       headers={**headers, "If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    assert again.headers["Vary"] == "Accept, Accept-Encoding"
+    assert again.headers["ETag"] == first.headers["ETag"]
+
+
+def test_head_carries_the_headers_of_get(app: Flask) -> None:
+    client = app.test_client()
+    headers = {"Accept-Encoding": "gzip"}
+    got = client.get("/sparql", query_string={"query": SELECT}, headers=headers)
+    head = client.head("/sparql", query_string={"query": SELECT}, headers=headers)
+    assert head.status_code == 200 and head.data == b""
+    for name in ("Vary", "Content-Encoding", "Content-Type", "ETag"):
+        assert head.headers.get(name) == got.headers.get(name), name
+    assert head.headers["Content-Encoding"] == "gzip"
+
+
 # --- a real server ----------------------------------------------------------------------
 
 
@@ -204,6 +233,19 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     with running_server(store, work, workers=1, max_url_bytes=2000,
                         result_cache_mb=0) as server:
         yield server
+
+
+def test_served_head_sends_the_compressed_length_of_get(served: ServerProcess) -> None:
+    """The body is whole in memory there: GET sends it compressed with its length."""
+    target = "/sparql?" + urlencode({"query": SELECT})
+    headers = {"Accept-Encoding": "gzip"}
+    got = http_request(served.url + target, headers=headers)
+    head = http_request(served.url + target, "HEAD", headers=headers)
+    assert got.status == head.status == 200
+    assert got.header("content-encoding") == head.header("content-encoding") == "gzip"
+    assert head.header("content-length") == got.header("content-length") == str(len(got.body))
+    assert head.header("vary") == got.header("vary") == "Accept, Accept-Encoding"
+    assert gzip.decompress(got.body).startswith(b"{")
 
 
 def test_served_414_is_readable_from_another_origin(served: ServerProcess) -> None:
