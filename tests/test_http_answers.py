@@ -6,6 +6,7 @@ carry the headers of the GET and 200 answers they stand for."""
 from __future__ import annotations
 
 import gzip
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -14,6 +15,7 @@ import pytest
 from flask import Flask
 from werkzeug.test import TestResponse
 
+from server.sparql.fair_share import fair_share
 from server.web.cors import ALLOWED_REQUEST_HEADERS, EXPOSED_HEADERS
 from tests.server_fixtures import (  # noqa: F401
     SAMPLE_TURTLE,
@@ -91,6 +93,22 @@ def test_a_wrong_method_is_a_405_a_page_on_another_origin_can_read(
 def test_retry_after_is_exposed_to_other_origins(app: Flask) -> None:
     resp = app.test_client().get("/sparql", query_string={"query": ASK}, headers=ORIGIN)
     assert resp.status_code == 200
+    assert "Retry-After" in names(resp.headers["Access-Control-Expose-Headers"])
+
+
+@pytest.mark.parametrize("headers", [{}, {"If-None-Match": '"x"'}])
+def test_a_429_and_its_retry_after_are_readable_from_another_origin(
+        make_app: Any, headers: dict[str, str]) -> None:  # noqa: F811
+    """Refused by the fair share, in the query lane (plain GET) and in the route."""
+    app = make_app(client_query_budget_s=30.0, client_query_window_s=3600.0)
+    share = fair_share(app)
+    assert share.table is not None
+    share.table.charge("127.0.0.1", 40.0, time.monotonic())  # 10 s in debt
+    resp = app.test_client().get("/sparql", query_string={"query": ASK},
+                                 headers={**ORIGIN, **headers})
+    assert resp.status_code == 429
+    assert int(resp.headers["Retry-After"]) > 0
+    assert_cross_origin(resp)
     assert "Retry-After" in names(resp.headers["Access-Control-Expose-Headers"])
 
 
