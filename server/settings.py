@@ -95,7 +95,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("access_log", False, bool,
             "Write one line per request to standard output (the HTTP server's access log); costs "
             "CPU on every request, so it is off unless asked for. Errors are always logged."),
-    Setting("cors_origins", "*", str, "Value of Access-Control-Allow-Origin on read endpoints."),
+    Setting("cors_origins", "*", str,
+            "Origins whose scripts may read the answers (CORS): *, a comma-separated "
+            "list, or empty for none."),
     Setting("exports_dir", "exports", str, "Directory of the dump files served under /dumps/."),
     Setting("entity_path", "", str,
             "Local path the entities of base_iri are served under; empty derives it from "

@@ -157,7 +157,36 @@ def test_unsatisfiable_range_is_416(client: FlaskClient, exports: Path) -> None:
                                               "Accept": "application/json"})
     assert r.status_code == 416
     assert r.headers["Content-Range"] == f"bytes */{size}"
-    assert r.get_json()["error"]["status"] == 416
+    assert r.get_json()["error"] == {
+        "status": 416, "title": "Range Not Satisfiable",
+        "message": f"the range bytes={size + 10}- starts past the end of {TTL} ({size} bytes)"}
+
+
+@pytest.mark.parametrize("header", [
+    "bytes=0-9,20-29", "bytes=0-9, 5-", "bytes=abc", "bytes=5-2", "bytes=", "items=0-5",
+])
+def test_a_range_not_served_is_ignored(client: FlaskClient, exports: Path, header: str) -> None:
+    """Several ranges, bad syntax, another unit: 200 with the whole file (RFC 9110 §14.2)."""
+    data = (exports / TTL).read_bytes()
+    r = get(client, f"/dumps/{TTL}", headers={"Range": header})
+    assert r.status_code == 200
+    assert r.data == data
+    assert int(r.headers["Content-Length"]) == len(data)
+    assert "Content-Range" not in r.headers
+    assert r.headers["Accept-Ranges"] == "bytes"
+
+
+def test_if_range_with_several_ranges_sends_the_whole_file(client: FlaskClient,
+                                                          exports: Path) -> None:
+    data = (exports / TTL).read_bytes()
+    etag = f'"{sha256(data)}"'
+    several = get(client, f"/dumps/{TTL}", headers={"Range": "bytes=0-9,20-29",
+                                                    "If-Range": etag})
+    assert several.status_code == 200 and several.data == data
+    fresh = get(client, f"/dumps/{TTL}", headers={"Range": "bytes=0-9", "If-Range": etag})
+    assert fresh.status_code == 206 and fresh.data == data[:10]
+    stale = get(client, f"/dumps/{TTL}", headers={"Range": "bytes=0-9", "If-Range": '"old"'})
+    assert stale.status_code == 200 and stale.data == data
 
 
 def test_conditional_get(client: FlaskClient, exports: Path) -> None:

@@ -261,10 +261,14 @@ def test_cors_on_entities_and_preflight(client: FlaskClient) -> None:
 
 
 def test_cors_origin_comes_from_the_setting(tmp_path: Path) -> None:
-    client = make_app(tmp_path, cors_origins="https://app.example").test_client()
-    r = client.get(f"/id/{YUZHEN}.ttl")
-    assert r.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    client = make_app(tmp_path, cors_origins="https://app.example, https://b.example"
+                      ).test_client()
+    r = client.get(f"/id/{YUZHEN}.ttl", headers={"Origin": "https://b.example"})
+    assert r.headers["Access-Control-Allow-Origin"] == "https://b.example"
     assert "Origin" in r.headers["Vary"]
+    other = client.get(f"/id/{YUZHEN}.ttl", headers={"Origin": "https://c.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    assert "Origin" in other.headers["Vary"]
 
 
 # other base IRIs --------------------------------------------------------------------

@@ -4,7 +4,9 @@
   with sizes, SHA-256 (from the ``SHA256SUMS`` file there) and media types (from
   :mod:`kg.output.formats` by extension; ``.gz`` files are ``application/gzip`` downloads).
 - ``/dumps/<name>`` streams one file with Content-Length, ETag (its SHA-256),
-  Last-Modified, Range (206/416) and conditional GET (304). Only regular, non-hidden
+  Last-Modified, one byte range (206; 416 when it starts past the end; a Range of
+  several ranges, another unit or bad syntax is ignored: 200 with the whole file, as
+  RFC 9110 §14.2 allows) and conditional GET (304). Only regular, non-hidden
   files directly inside ``exports_dir`` are served; any other name is a 404.
 - ``/dumps/<name>.sha256`` is one file's checksum line (``sha256sum -c`` reads it).
 - ``/dumps/latest/<stable name>`` always serves the current release's file under a name
@@ -43,6 +45,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, redirect, render_template, request, send_file, url_for
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.http import parse_range_header
 from werkzeug.wsgi import FileWrapper
 
 from kg.mapping.iris import IriMinter
@@ -237,10 +240,27 @@ class _FileBlocks(FileWrapper):
         super().__init__(file, max(buffer_size, FILE_BLOCK))
 
 
+def served_range(header: str | None) -> bool:
+    """Whether a Range header is one this server answers (206 or 416): one range of
+    bytes. Others (several ranges, another unit, bad syntax) are ignored, which RFC 9110
+    §14.2 allows: the answer is 200 with the whole file.
+
+    >>> [served_range(h) for h in ("bytes=0-9", "bytes=-5", "bytes=9999-", "bytes=0-9,20-29",
+    ...                            "bytes=abc", "items=0-5", None)]
+    [True, True, True, False, False, False, False]
+    """
+    if header is None:
+        return False
+    parsed = parse_range_header(header)
+    return parsed is not None and parsed.units == "bytes" and len(parsed.ranges) == 1
+
+
 def _send(entry: DumpFile, download_name: str | None = None) -> Response:
     path = exports_dir().resolve() / entry.name
     # gunicorn's own wrapper sends the file with sendfile; without one, read big blocks
     request.environ.setdefault("wsgi.file_wrapper", _FileBlocks)
+    if not served_range(request.headers.get("Range")):
+        request.environ.pop("HTTP_RANGE", None)  # werkzeug would answer 416
     try:
         response = send_file(
             path,
@@ -251,7 +271,8 @@ def _send(entry: DumpFile, download_name: str | None = None) -> Response:
             etag=entry.sha256 or True,
         )
     except RequestedRangeNotSatisfiable as exc:
-        raise ApiError(416, f"the requested range is outside {entry.name} ({entry.size} bytes)",
+        raise ApiError(416, f"the range {request.headers.get('Range')} starts past the end "
+                       f"of {entry.name} ({entry.size} bytes)",
                        headers={"Content-Range": f"bytes */{entry.size}"}) from exc
     return response
 

@@ -13,7 +13,8 @@ a word index, rebuilt when the data changes) and are scored by :mod:`kg.reconcil
 Requests are checked in code against the protocol's rules: malformed JSON or a
 query the protocol does not allow is a 400 naming what was wrong; a batch of more
 than :data:`MAX_BATCH` queries is a 413 (the manifest announces ``batchSize``);
-parameters over KG_MAX_QUERY_BYTES are a 413. Every answer carries CORS headers.
+parameters over KG_MAX_QUERY_BYTES are a 413. Every answer carries CORS headers
+(:mod:`server.web.cors`).
 """
 
 from __future__ import annotations
@@ -107,22 +108,6 @@ def _json(body: Any, status: int = 200) -> Response:
     response = Response(f"/**/{callback}({text});", status=status,
                         mimetype="application/javascript")
     response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-@bp.after_request
-def _cors(response: Response) -> Response:
-    origins = [o.strip() for o in _settings().cors_origins.split(",") if o.strip()]
-    origin = request.headers.get("Origin")
-    if "*" in origins:
-        response.headers["Access-Control-Allow-Origin"] = "*"
-    elif origin and origin in origins:
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.vary.add("Origin")
-    if request.method == "OPTIONS" and origins:
-        response.headers["Access-Control-Allow-Methods"] = ", ".join(METHODS)
-        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept"
-        response.headers["Access-Control-Max-Age"] = "86400"
     return response
 
 

@@ -6,9 +6,9 @@
 - :class:`Representation` and :func:`choose`: one resource written as HTML or a
   registered RDF format, picked by ``Accept``; :func:`answer` adds ``Link`` headers
   to every alternative and, when negotiated, ``Vary: Accept`` and ``Content-Location``.
-- :func:`install_read_headers`: on a blueprint, adds CORS headers to GET/HEAD/OPTIONS
-  answers, and an ETag (a hash of the body) with ``304 Not Modified`` on a matching
-  ``If-None-Match`` to complete 200 answers that carry none yet.
+- :func:`install_read_headers`: on a blueprint, adds an ETag (a hash of the body) with
+  ``304 Not Modified`` on a matching ``If-None-Match`` to complete 200 answers that
+  carry none yet. (CORS headers come from :mod:`server.web.cors`, for every route.)
 
 >>> from flask import Flask
 >>> app = Flask(__name__)
@@ -26,17 +26,10 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, current_app, has_request_context, request
+from flask import Blueprint, Response, has_request_context, request
 
 from kg.output.formats import RDF_FORMATS
 from server.web.errors import ApiError
-
-#: request headers a browser may send cross-origin to the read endpoints
-_ALLOWED_REQUEST_HEADERS = "Accept, Accept-Language, Range, If-None-Match, If-Modified-Since"
-#: response headers scripts on other origins may read
-_EXPOSED_HEADERS = ("Content-Location, Link, ETag, Content-Length, Content-Range, Last-Modified, "
-                    "KG-Release")
-_READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def negotiate(offers: Sequence[str]) -> str:
@@ -141,28 +134,6 @@ def answer(body: str | bytes, rep: Representation, path: str,
     return response
 
 
-def _cors_origin() -> str:
-    return str(current_app.config["KG_SETTINGS"].cors_origins)
-
-
-def add_cors_headers(response: Response) -> Response:
-    """CORS for a read endpoint: allow the configured origins, answer preflights."""
-    if request.method not in _READ_METHODS:
-        return response
-    origin = _cors_origin()
-    if not origin:
-        return response
-    response.headers["Access-Control-Allow-Origin"] = origin
-    if origin != "*":
-        response.vary.add("Origin")
-    response.headers["Access-Control-Expose-Headers"] = _EXPOSED_HEADERS
-    if request.method == "OPTIONS":
-        response.headers["Access-Control-Allow-Methods"] = ", ".join(_READ_METHODS)
-        response.headers["Access-Control-Allow-Headers"] = _ALLOWED_REQUEST_HEADERS
-        response.headers["Access-Control-Max-Age"] = "86400"
-    return response
-
-
 def add_body_etag(response: Response) -> Response:
     """A strong ETag from the body's SHA-256, and 304 when the client already has it."""
     if (
@@ -179,8 +150,8 @@ def add_body_etag(response: Response) -> Response:
 
 
 def install_read_headers(bp: Blueprint) -> None:
-    """Give every answer of ``bp`` CORS headers and body ETags."""
+    """Give every answer of ``bp`` body ETags (CORS headers: :mod:`server.web.cors`)."""
 
     @bp.after_request
     def _read_headers(response: Response) -> Response:
-        return add_cors_headers(add_body_etag(response))
+        return add_body_etag(response)

@@ -16,6 +16,7 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
+from werkzeug.datastructures import MultiDict
 
 from kg.output.formats import Format, by_extension, by_media_type
 from server.settings import Settings
@@ -23,7 +24,7 @@ from server.sparql.executor import job_runner, run_job
 from server.sparql.write_access import require_write_token
 from server.web.compression import gzip_response
 from server.web.errors import ApiError
-from server.web.negotiation import add_vary, negotiate, offered_media_types
+from server.web.negotiation import add_vary, format_param, negotiate, offered_media_types
 from server.web.request_parsing import check_charset, check_iri, parse_params
 
 bp = Blueprint("graph_store", __name__)
@@ -98,8 +99,9 @@ def graph_store(subpath: str | None) -> Response:
     if request.method in ("GET", "HEAD"):
         if target is _NEW:
             raise ApiError(400, "name a graph with ?graph=IRI or ?default")
-        params = parse_params(request.query_string, "the URL") if subpath is None else {}
-        choice = negotiate(request, "rdf", default="turtle", param=params.get("format"))
+        params = (parse_params(request.query_string, "the URL") if subpath is None
+                  else MultiDict())
+        choice = negotiate(request, "rdf", default="turtle", param=format_param(params))
         if request.method == "HEAD":
             if not run_job(runner, {"op": "graph_exists", "graph": target})["exists"]:
                 raise ApiError(404, f"no {_label(target)} in the store")

@@ -31,9 +31,10 @@ from werkzeug.sansio.utils import get_current_url, get_host
 from server.ops import metrics, served_release
 from server.settings import Settings
 from server.sparql.executor import job_runner
-from server.sparql.protocol import cors_headers, prepare_query, run_prepared
+from server.sparql.protocol import prepare_query, run_prepared
 from server.sparql.response_cache import plain_get
 from server.web.compression import GzipStream, accepts_gzip, gzip_whole
+from server.web.cors import cors_headers
 from server.web.errors import ApiError, error_response
 from server.web.request_parsing import parse_params
 
@@ -113,9 +114,9 @@ class QueryLane:
                 500, "internal error: this is a bug in scholarkg, please report it"))
         headers = [("Content-Type", content_type), *result_headers.items(),
                    ("ETag", f'W/"{etag}"')]
-        cors, varies = cors_headers(settings, environ.get("HTTP_ORIGIN"))
+        cors, varies = cors_headers(settings.cors_origins, environ.get("HTTP_ORIGIN"))
         headers.extend(cors.items())
-        headers.append(("Vary", "Accept, Origin, Accept-Encoding" if varies
+        headers.append(("Vary", "Accept, Accept-Encoding, Origin" if varies
                         else "Accept, Accept-Encoding"))
         # the job's executor was taken after looking where the link points now
         release = served_release(app.extensions.get("kg_query_service"), follow=False)

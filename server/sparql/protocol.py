@@ -12,7 +12,8 @@
   anything runs; a LOAD SILENT from elsewhere does nothing (the update succeeds);
 - fair share of query time per client (:mod:`server.sparql.fair_share`): 429 over the budget;
 - results as negotiated (:mod:`server.web.negotiation`), cut at KG_RESULT_CAP with a
-  ``KG-Result-Capped`` header, weak ETags and 304 on GET, gzip, CORS.
+  ``KG-Result-Capped`` header, weak ETags and 304 on GET, gzip; CORS headers come
+  from :mod:`server.web.cors`, as for every route.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ from server.web.compression import gzip_response
 from server.web.errors import ApiError
 from server.web.negotiation import (
     Choice,
+    FormatParam,
     add_vary,
+    format_param,
     negotiate,
     negotiate_header,
     prefers_html,
@@ -167,11 +170,8 @@ def _graphs(params: MultiDict[str, str], name: str) -> list[str]:
 @bp.route("/sparql/", methods=METHODS)
 def endpoint() -> Any:
     if request.method == "OPTIONS":
-        return Response(status=204, headers={
-            "Allow": ", ".join(METHODS),
-            "Access-Control-Allow-Methods": ", ".join(METHODS),
-            "Access-Control-Allow-Headers": "Content-Type, Authorization, Accept",
-            "Access-Control-Max-Age": "86400"})
+        # the CORS headers of the preflight come from server.web.cors
+        return Response(status=204, headers={"Allow": ", ".join(METHODS)})
     query, update, params = read_operation()
     if update is not None:
         return answer_update(update, params)
@@ -182,38 +182,15 @@ def endpoint() -> Any:
     return answer_description(params)
 
 
-def cors_headers(settings: Settings, origin: str | None) -> tuple[dict[str, str], bool]:
-    """The CORS headers of an endpoint answer to a request from ``origin`` (KG_CORS_ORIGINS),
-    and whether the answer varies with Origin."""
-    origins = settings.cors_origins.strip()
-    if not origins:
-        return {}, False
-    allowed = [o.strip() for o in origins.split(",") if o.strip()]
-    headers = {}
-    varies = False
-    if "*" in allowed:
-        headers["Access-Control-Allow-Origin"] = "*"
-    elif origin and origin in allowed:
-        headers["Access-Control-Allow-Origin"] = origin
-        varies = True
-    headers["Access-Control-Expose-Headers"] = (
-        "KG-Result-Capped, KG-Result-Count, KG-Result-Cache, KG-Release, ETag")
-    return headers, varies
-
-
 @bp.after_request
 def _finish(response: Response) -> Response:
     add_vary(response, "Accept")
-    headers, varies = cors_headers(_settings(), request.headers.get("Origin"))
-    response.headers.update(headers)
-    if varies:
-        add_vary(response, "Origin")
-    return gzip_response(response)
+    return gzip_response(response)  # CORS: server.web.cors, for every layer's answers
 
 
 # queries -------------------------------------------------------------------------
 
-def _choices(form: str | None, fmt_param: str | None, accept: str | None,
+def _choices(form: str | None, fmt_param: FormatParam | None, accept: str | None,
              ) -> tuple[dict[str, Choice | None], dict[str, str]]:
     """Negotiated formats per result kind; 406 at once when the query's kind is known."""
     kinds = (["results"] if form in ("select", "ask") else
@@ -242,8 +219,8 @@ class PreparedQuery:
 
     text: str
     form: str | None
-    #: ``format=``, which overrides Accept
-    format_param: str | None
+    #: ``format=`` (or ``output=``, ``results=``), which overrides Accept
+    format_param: FormatParam | None
     choices: dict[str, Choice | None]
     job: dict[str, Any]
     default_graphs: list[str]
@@ -272,7 +249,7 @@ def prepare_query(text: str, params: MultiDict[str, str], *, endpoint: str,
     default_graphs = _graphs(params, "default-graph-uri")
     named_graphs = _graphs(params, "named-graph-uri")
     form = query_form(text)
-    fmt_param = params.get("format")
+    fmt_param = format_param(params)
     if (page and not fmt_param and prefers_html_header(
             accept, "rdf" if form in ("construct", "describe") else "results")):
         return PreparedQuery(text, form, fmt_param, {}, {}, default_graphs, named_graphs,
@@ -452,7 +429,7 @@ def serialize_ntriples(text: str, format_name: str, ontology_dir: str = "") -> b
 
 
 def answer_description(params: MultiDict[str, str]) -> Response:
-    fmt_param = params.get("format")
+    fmt_param = format_param(params)
     if not fmt_param and prefers_html(request, "rdf"):
         return redirect(request.script_root + "/", 303)  # type: ignore[return-value]
     choice = negotiate(request, "rdf", default="turtle", param=fmt_param)

@@ -69,10 +69,17 @@ def settle_body(response: Response) -> Response:
 
 
 def gzip_response(response: Response) -> Response:
-    """Compress a 200 response once, when the request accepts gzip."""
+    """Compress a 200 response once, when the request accepts gzip.
+
+    A HEAD answer gets the headers its GET would get (RFC 9110 §9.3.2): the same
+    ``Vary``, ``Content-Encoding`` and, when the body is whole, the compressed
+    ``Content-Length`` (the body is compressed and not sent). A 304 gets the ``Vary``
+    its 200 would get (§15.4.5)."""
     settle_body(response)
-    if (response.status_code != 200 or request.method == "HEAD"
-            or "Content-Encoding" in response.headers
+    if response.status_code == 304:
+        add_vary(response, "Accept-Encoding")
+        return response
+    if (response.status_code != 200 or "Content-Encoding" in response.headers
             or (response.mimetype or "").startswith(_ALREADY_COMPRESSED)):
         return response
     add_vary(response, "Accept-Encoding")

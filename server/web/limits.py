@@ -4,8 +4,9 @@ cannot tell a cut one from a whole one.
 
 A tiny WSGI middleware looks at the raw request line and Content-Length only, so an
 oversized request is refused before werkzeug parses or reads anything. The answer
-uses the one error shape. Bodies sent without Content-Length (chunked) are bounded by
-Flask's ``MAX_CONTENT_LENGTH``, set from the same setting.
+uses the one error shape, with the CORS headers of every answer (so a script on another
+origin reads the 414 that tells it to POST). Bodies sent without Content-Length
+(chunked) are bounded by Flask's ``MAX_CONTENT_LENGTH``, set from the same setting.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from flask import Flask
 from werkzeug.exceptions import ClientDisconnected
 
 from server.settings import Settings
+from server.web.cors import add_cors
 from server.web.errors import error_response
 
 if TYPE_CHECKING:
@@ -143,7 +145,8 @@ class RequestLimits:
             return self.wsgi_app(environ, start_response)
         status, message = problem
         with self.app.request_context(environ):
-            response = error_response(status, message, {"Connection": "close"})
+            # before the app: its hooks do not run, so the CORS headers are added here
+            response = add_cors(error_response(status, message, {"Connection": "close"}))
             metrics: Any = self.app.extensions.get("kg_metrics")
             if metrics is not None:
                 metrics.count_request("limits", status)

@@ -3,7 +3,8 @@
 ``Accept`` is read from werkzeug's parsed header with its q-values and wildcards; the
 most specific matching range decides a media type's quality (RFC 9110 §12.5.1), so
 ``application/sparql-results+json;q=0, */*`` really excludes SPARQL JSON. A
-``format=`` parameter (a format name, file extension or media type) overrides Accept.
+``format=`` parameter (a format name, file extension or media type) overrides Accept;
+``output=`` and ``results=``, the names Jena Fuseki also reads, are the same parameter.
 Nothing acceptable is a 406 that lists what is offered. Every negotiated response
 carries ``Vary: Accept``.
 
@@ -13,7 +14,7 @@ carries ``Vary: Accept``.
 'csv'
 >>> negotiate(EnvironBuilder().get_request(), "rdf", default="turtle").media_type
 'text/turtle'
->>> negotiate(req, "rdf", default="turtle", param="nt").content_type
+>>> negotiate(req, "rdf", default="turtle", param=FormatParam("format", "nt")).content_type
 'application/n-triples'
 """
 
@@ -22,9 +23,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from flask import Request, Response
-from werkzeug.datastructures import MIMEAccept
+from werkzeug.datastructures import MIMEAccept, MultiDict
 from werkzeug.http import parse_accept_header
 
 from kg.output.formats import RDF_FORMATS, RESULT_FORMATS, Format, by_extension, by_media_type
@@ -35,6 +37,44 @@ KIND_LABELS = {"results": "a SELECT/ASK result", "rdf": "an RDF graph"}
 #: other names clients use in format= (SPARQLWrapper sends its return format there)
 FORMAT_ALIASES = {"rdf": {"xml": "rdfxml", "rdf+xml": "rdfxml", "json": "jsonld",
                           "json-ld": "jsonld", "n3": "turtle"}}
+
+
+#: the query parameters that name the answer's format: ``format=``, and ``output=`` and
+#: ``results=``, which Jena Fuseki reads as well (scripts written for it send them)
+FORMAT_PARAMETERS = ("format", "output", "results")
+
+
+class FormatParam(NamedTuple):
+    """A format asked for in the request's parameters: the parameter's name and value."""
+
+    name: str
+    value: str
+
+
+def format_param(params: MultiDict[str, str]) -> FormatParam | None:
+    """The format the parameters ask for (:data:`FORMAT_PARAMETERS`), None when they ask
+    for none (empty values are none); a 400 when two of them ask for different ones.
+
+    >>> format_param(MultiDict([("query", "ASK {}"), ("output", "xml")]))
+    FormatParam(name='output', value='xml')
+    >>> format_param(MultiDict([("format", "CSV"), ("results", "csv")])).name
+    'format'
+    >>> format_param(MultiDict([("format", "json"), ("output", "xml")]))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    server.web.errors.ApiError: format=json and output=xml ask for different formats: ...
+    """
+    given = [FormatParam(name, value) for name in FORMAT_PARAMETERS
+             if (value := (params.get(name) or "").strip())]
+    if not given:
+        return None
+    first = given[0]
+    for other in given[1:]:
+        if other.value.lower() != first.value.lower():
+            raise ApiError(400, f"{first.name}={first.value} and {other.name}={other.value} "
+                           "ask for different formats: output= and results= are other "
+                           "names of format=, give one of them")
+    return first
 
 
 @dataclass(frozen=True)
@@ -69,8 +109,9 @@ def not_acceptable_message(kind: str) -> str:
             + ", ".join(offered_media_types(kind)))
 
 
-def format_from_param(value: str, kind: str) -> Format:
-    """The format a ``format=`` value names: name, extension or media type.
+def format_from_param(value: str, kind: str, name: str = "format") -> Format:
+    """The format a ``format=`` value names: name, extension or media type (``name``:
+    the parameter that gave it, for the error messages).
 
     >>> format_from_param("srj", "results").name, format_from_param("text/turtle", "rdf").name
     ('json', 'turtle')
@@ -87,9 +128,9 @@ def format_from_param(value: str, kind: str) -> Format:
     other = next((k for k in KINDS if k != kind and (
         KINDS[k].get(value.lower()) or by_extension(value, k) or by_media_type(value, k))), None)
     if other is not None:
-        raise ApiError(406, f"format={value} cannot hold {KIND_LABELS[kind]}; offered: "
+        raise ApiError(406, f"{name}={value} cannot hold {KIND_LABELS[kind]}; offered: "
                        + ", ".join(f.name for f in offered(kind)))
-    raise ApiError(400, f"unknown format={value}; known formats: "
+    raise ApiError(400, f"unknown {name}={value}; known formats: "
                    + ", ".join(f.name for f in offered(kind)))
 
 
@@ -131,16 +172,18 @@ def _quality(ranges: Sequence[tuple[str, str, float]], media_type: str) -> tuple
     return best
 
 
-def negotiate(req: Request, kind: str, *, default: str, param: str | None = None) -> Choice:
-    """The format to answer with, from ``param`` (format=) or else Accept; 406 if none."""
+def negotiate(req: Request, kind: str, *, default: str,
+              param: FormatParam | None = None) -> Choice:
+    """The format to answer with, from ``param`` (:func:`format_param`) or else Accept;
+    406 if none."""
     return negotiate_header(_accept(req), kind, default=default, param=param)
 
 
 def negotiate_header(accept: str | None, kind: str, *, default: str,
-                     param: str | None = None) -> Choice:
+                     param: FormatParam | None = None) -> Choice:
     """:func:`negotiate` from the raw Accept header (no request object needed)."""
     if param:
-        fmt = format_from_param(param, kind)
+        fmt = format_from_param(param.value, kind, param.name)
         return Choice(fmt, fmt.media_type)
     return _negotiate_accept(accept, kind, default)
 
