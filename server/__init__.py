@@ -18,6 +18,7 @@ from werkzeug.utils import cached_property
 from kg.storage.store import KnowledgeStore
 from server.settings import Settings
 from server.sparql.service import InProcessQueryService, QueryService
+from server.web.compression import install_static_compression
 from server.web.cors import install_cors
 from server.web.errors import register_error_handlers
 from server.web.limits import install_limits
@@ -78,6 +79,7 @@ def create_app(
     app.extensions["kg_query_service"] = service
     register_error_handlers(app)
     install_cors(app)
+    install_static_compression(app)
     for name in BLUEPRINT_MODULES:
         app.register_blueprint(importlib.import_module(name).bp)
     # plain GET /sparql queries, answered without Flask (inside the limits and proxy fix)

@@ -8,7 +8,8 @@
   to every alternative and, when negotiated, ``Vary: Accept`` and ``Content-Location``.
 - :func:`install_read_headers`: on a blueprint, adds an ETag (a hash of the body) with
   ``304 Not Modified`` on a matching ``If-None-Match`` to complete 200 answers that
-  carry none yet. (CORS headers come from :mod:`server.web.cors`, for every route.)
+  carry none yet, and compresses text for clients that accept gzip. (CORS headers come
+  from :mod:`server.web.cors`, for every route.)
 
 >>> from flask import Flask
 >>> app = Flask(__name__)
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, has_request_context, request
 
 from kg.output.formats import RDF_FORMATS
+from server.web.compression import compressible, gzip_response, wants_gzip
 from server.web.errors import ApiError
 
 
@@ -135,7 +137,12 @@ def answer(body: str | bytes, rep: Representation, path: str,
 
 
 def add_body_etag(response: Response) -> Response:
-    """A strong ETag from the body's SHA-256, and 304 when the client already has it."""
+    """An ETag from the body's SHA-256, and 304 when the client already has it; text
+    (pages, RDF) is then compressed for a client that accepts gzip.
+
+    The ETag is strong for the body as it is, weak when it is sent compressed (the same
+    representation in other bytes); If-None-Match compares weakly, so either revalidates.
+    """
     if (
         request.method not in ("GET", "HEAD")
         or response.status_code != 200
@@ -144,9 +151,10 @@ def add_body_etag(response: Response) -> Response:
     ):
         return response
     digest = hashlib.sha256(response.get_data()).hexdigest()[:32]
-    response.set_etag(digest)
+    compress = compressible(response)
+    response.set_etag(digest, weak=compress and wants_gzip())
     response.make_conditional(request)  # 304 in place when If-None-Match matches
-    return response
+    return gzip_response(response) if compress else response
 
 
 def install_read_headers(bp: Blueprint) -> None:

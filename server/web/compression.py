@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
-from flask import Response, request
+from flask import Flask, Response, request
 from werkzeug.datastructures import Accept
 from werkzeug.http import parse_accept_header
 
@@ -20,6 +20,14 @@ from server.web.negotiation import add_vary
 
 _MIN_SIZE = 1024
 _ALREADY_COMPRESSED = ("application/gzip", "application/zip", "image/", "video/")
+#: media types of pages, RDF and scripts worth compressing (by prefix)
+_TEXTUAL = ("text/", "application/javascript", "application/json", "application/ld+json",
+            "application/n-triples", "application/n-quads", "application/trig",
+            "application/rdf+xml", "application/xml", "application/xhtml+xml",
+            "image/svg+xml")
+#: static files compressed, by their ETag (a file's version): compressed once each
+_STATIC_GZIP: dict[str, bytes] = {}
+_STATIC_GZIP_MAX = 64
 
 
 class GzipStream:
@@ -95,3 +103,57 @@ def gzip_response(response: Response) -> Response:
         response.set_data(compressed)
     response.headers["Content-Encoding"] = "gzip"
     return response
+
+
+def compressible(response: Response) -> bool:
+    """Whether the response is text worth compressing (a page, RDF, a script).
+
+    >>> page, image = Response(mimetype="text/html"), Response(mimetype="image/png")
+    >>> compressible(page), compressible(image)
+    (True, False)
+    """
+    return (response.mimetype or "").startswith(_TEXTUAL)
+
+
+def wants_gzip() -> bool:
+    """Whether the current request accepts a gzip body."""
+    return accepts_gzip(request.headers.get("Accept-Encoding"))
+
+
+def gzip_static(response: Response) -> Response:
+    """Compress a static file (the editor's 420 KB script, stylesheets) for a client that
+    accepts gzip: once per file version (its ETag), then from memory. The compressed
+    answer's ETag is weak (the same file, other bytes): a revalidation with it still
+    gets 304 (If-None-Match compares weakly)."""
+    if response.status_code == 304 and compressible(response):
+        add_vary(response, "Accept-Encoding")
+        return response
+    if response.status_code != 200 or not compressible(response):
+        return response
+    add_vary(response, "Accept-Encoding")
+    etag, _ = response.get_etag()
+    if not wants_gzip() or etag is None:
+        return response
+    original = response.response  # the open file
+    response.direct_passthrough = False
+    compressed = _STATIC_GZIP.get(etag)
+    if compressed is None:
+        compressed = gzip.compress(response.get_data(), 9)
+        if len(_STATIC_GZIP) >= _STATIC_GZIP_MAX:
+            _STATIC_GZIP.clear()
+        _STATIC_GZIP[etag] = compressed
+    close = getattr(original, "close", None)
+    if close is not None:
+        close()
+    response.set_data(compressed)
+    response.set_etag(etag, weak=True)
+    response.headers["Content-Encoding"] = "gzip"
+    return response
+
+
+def install_static_compression(app: Flask) -> None:
+    """Compress the app's static files for clients that accept gzip (:func:`gzip_static`)."""
+
+    @app.after_request
+    def _static(response: Response) -> Response:
+        return gzip_static(response) if request.endpoint == "static" else response
