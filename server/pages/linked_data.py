@@ -13,9 +13,9 @@ Every answer lists all representations in ``Link: <...>; rel="alternate"``. An I
 the merged graph does not mention is a 404; an ``Accept`` no representation meets is
 a 406 listing the offers. Besides the entities of the merged graph:
 
-- a named graph of the store that is not an entity (``graph/author-links``, a link
-  set) is described the same way: what it holds, its size, where to query and download
-  it (:mod:`server.pages.named_graphs`);
+- a named graph of the store that is not an entity (``graph/author-links``) is
+  described the same way: what it holds, its size, where to query and download it
+  (:mod:`server.pages.named_graphs`);
 - ``<base>dumps/<file>``, the download URL of a dump in the dataset description, is a
   302 to ``/dumps/<file>`` for a file of the exports folder, else a 404;
 - the nodes the dataset description mints below the dataset IRI (distributions,

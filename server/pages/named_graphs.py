@@ -1,11 +1,11 @@
 """What the server says about a named graph of the store that is not an entity.
 
-A source document's graph is described in the default graph (it is an entity). The
-graphs the ingest and ``kg link`` maintain (``graph/author-links``,
-``graph/title-variants``, ``linkset/<name>``) and graphs loaded through the Graph Store
-are not: :func:`graph_kind` says what such a graph holds, :func:`graph_rdf` describes it
-(what it is, how many statements, where to query and download it), and
-:func:`graph_html` renders that as a page.
+Source documents and link sets are described in the default graph (they are entities).
+The graphs the ingest maintains (``graph/author-links``, ``graph/title-variants``) and
+graphs created through the Graph Store are not: :func:`graph_kind` says what a graph
+holds (the paper page uses it for link sets too), :func:`graph_rdf` describes it (what it
+is, how many statements, where to query and download it), and :func:`graph_html` renders
+that as a page.
 
 >>> graph_kind("https://ex.org/id/", "https://ex.org/id/graph/author-links").label
 'Author links'
