@@ -469,15 +469,22 @@ def _void_description(store: KnowledgeStore, dumps: list[DumpFile], base_iri: st
 
 def _distribution(owner: str, minter: IriMinter, base_iri: str, name: str, title: str,
                   media_type: str, size: int, triples: int, sha256: str) -> list[Triple]:
-    """A gzip'd file as a dcat:Distribution of ``owner`` (and a void:dataDump of it)."""
+    """A gzip'd file as a dcat:Distribution of ``owner``, and its download URL as a
+    void:dataDump of ``owner``.
+
+    The download URL ``<base>dumps/<name>`` dereferences to the file (the server
+    redirects ``<entity path>dumps/<name>`` to ``/dumps/<name>``); the distribution and
+    checksum nodes dereference to the dataset description (decision 0011).
+    """
     dist = iri(f"{minter.dataset()}/dump/{name}")
     checksum = iri(f"{minter.dataset()}/dump/{name}#sha256")
+    download = iri(f"{base_iri}dumps/{name}")
     return [
-        (owner, iri(_VOID + "dataDump"), dist),
+        (owner, iri(_VOID + "dataDump"), download),
         (owner, iri(_DCAT + "distribution"), dist),
         (dist, _RDF_TYPE, iri(_DCAT + "Distribution")),
         (dist, iri(_DCT + "title"), literal(title)),
-        (dist, iri(_DCAT + "downloadURL"), iri(f"{base_iri}dumps/{name}")),
+        (dist, iri(_DCAT + "downloadURL"), download),
         (dist, iri(_DCAT + "mediaType"),
          iri(f"https://www.iana.org/assignments/media-types/{media_type}")),
         (dist, iri(_DCAT + "compressFormat"),

@@ -35,6 +35,7 @@ from server.pages.descriptions import (
     sparql_iri,
 )
 from server.pages.dumps import list_dumps
+from server.pages.named_graphs import NamedGraph, graph_kind
 from server.pages.representations import ENTITY_REPRESENTATIONS, alternates, install_read_headers
 from server.pages.statistics import dataset_stats
 from server.sparql.service import Term, query_service
@@ -348,21 +349,29 @@ def _authorships(iri: str) -> list[dict[str, Any]]:
     return sorted(found.values(), key=order)
 
 
-def _documents_mentioning(iri: str) -> list[dict[str, Any]]:
-    rows = _rows(f"""SELECT DISTINCT ?doc ?asOf ?file ?layout ?generated ?superseded WHERE {{
+def _graphs_mentioning(iri: str) -> tuple[list[dict[str, Any]], list[NamedGraph]]:
+    """(source documents, other named graphs) that state something about ``iri``."""
+    rows = _rows(f"""SELECT DISTINCT ?doc ?source ?asOf ?file ?layout ?generated ?superseded
+WHERE {{
   GRAPH ?doc {{ {sparql_iri(iri)} ?p ?o }}
+  BIND(EXISTS {{ ?doc a skg:SourceDocument }} AS ?source)
   OPTIONAL {{ ?doc skg:asOfDate ?asOf }}
   OPTIONAL {{ ?doc skg:fileName ?file }}
   OPTIONAL {{ ?doc skg:documentLayout ?layout }}
   OPTIONAL {{ ?doc prov:generatedAtTime ?generated }}
   OPTIONAL {{ ?doc skg:supersededBy ?superseded }}
 }} ORDER BY DESC(?asOf) ?file LIMIT 200""")
-    return _documents(rows)
+    documents = _documents([r for r in rows if _text(r, "source") in ("true", "1")])
+    base = settings().base_iri
+    graphs = [NamedGraph(r["doc"][1], graph_kind(base, r["doc"][1]), 0) for r in rows
+              if _text(r, "source") not in ("true", "1")]
+    return documents, sorted(graphs, key=lambda g: g.kind.label)
 
 
 def paper_html(iri: str, out: dict[str, list[Value]], links: list[dict[str, str]]) -> str:
     authors = [v for v in out.get(_S + "author", []) if v.is_iri]
     complete = _first(out, _SKG + "bylineComplete")
+    documents, graphs = _graphs_mentioning(iri)
     return _page(
         "paper.html",
         iri=iri,
@@ -382,7 +391,8 @@ def paper_html(iri: str, out: dict[str, list[Value]], links: list[dict[str, str]
         feeds=out.get(_S + "isPartOf", []),
         same_as=sorted({v.text for p in (_S + "sameAs", PREFIXES["owl"] + "sameAs")
                         for v in out.get(p, []) if v.is_iri}),
-        documents=_documents_mentioning(iri),
+        documents=documents,
+        graphs=graphs,
         jsonld=describe_jsonld(iri),
         alternates=links,
     )

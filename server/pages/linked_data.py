@@ -11,7 +11,16 @@ docs/decisions/0002-dereferencing.md):
 
 Every answer lists all representations in ``Link: <...>; rel="alternate"``. An IRI
 the merged graph does not mention is a 404; an ``Accept`` no representation meets is
-a 406 listing the offers.
+a 406 listing the offers. Besides the entities of the merged graph:
+
+- a named graph of the store that is not an entity (``graph/author-links``) is
+  described the same way: what it holds, its size, where to query and download it
+  (:mod:`server.pages.named_graphs`);
+- ``<base>dumps/<file>``, the download URL of a dump in the dataset description, is a
+  302 to ``/dumps/<file>`` for a file of the exports folder, else a 404;
+- the nodes the dataset description mints below the dataset IRI (distributions,
+  class partitions, link sets) are a 303 to the dataset IRI's path, which describes them
+  (docs/decisions/0011-stable-dump-urls.md).
 
 Each representation of an entity is computed once per generation of the served data
 (its queries run once per release) and kept, up to ``KG_PAGE_CACHE_MB`` per worker,
@@ -23,13 +32,14 @@ The vocabulary is served at ``/ns`` (Turtle, HTML, JSON-LD, N-Triples; also
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, redirect, request, url_for
 from flask.blueprints import BlueprintSetupState
-from rdflib import Graph
+from rdflib import Graph, URIRef
 
 from kg.mapping.iris import IriMinter
 from server.pages import html as pages
@@ -43,7 +53,15 @@ from server.pages.descriptions import (
     serialize_graph,
     settings,
 )
-from server.pages.dumps import void_graph
+from server.pages.dumps import resolve_dump, void_graph
+from server.pages.named_graphs import (
+    NamedGraph,
+    graph_html,
+    graph_kind,
+    graph_rdf,
+    graph_size,
+    names_graph_query,
+)
 from server.pages.representations import (
     ENTITY_REPRESENTATIONS,
     HTML,
@@ -129,23 +147,89 @@ def _known(iri: str) -> bool:
     return _cached(("known", iri), lambda: b"1" if query_service().ask(query) else b"") == b"1"
 
 
+#: what a path below the entity path names (see :func:`_kind`)
+_ENTITY, _GRAPH, _DESCRIBED = "entity", "graph", "described"
+#: the segment below the base IRI of dump download URLs (``<base>dumps/<file>``)
+DUMPS_SEGMENT = "dumps/"
+
+
+def _names_graph(iri: str) -> bool:
+    """True when the store has a named graph ``iri`` that holds a statement."""
+    try:
+        query = names_graph_query(iri)
+    except ValueError:
+        return False
+    return _cached(("graph", iri), lambda: b"1" if query_service().ask(query) else b"") == b"1"
+
+
+def _in_dataset_description(iri: str) -> bool:
+    """True for a node the dataset description mints below the dataset IRI: a
+    distribution (and so its ``#sha256`` checksum node), a class partition, a link set."""
+    if not iri.startswith(_dataset_iri() + "/"):
+        return False
+    node = URIRef(iri)
+    graph = void_graph()
+    return (node, None, None) in graph or (None, None, node) in graph
+
+
+def _kind(iri: str) -> str | None:
+    """What ``iri`` is to this server: an entity of the merged graph, a named graph that is
+    not one, a node of the dataset description, or None (nothing is known about it)."""
+    if _known(iri):
+        return _ENTITY
+    if _names_graph(iri):
+        return _GRAPH
+    if _in_dataset_description(iri):
+        return _DESCRIBED
+    return None
+
+
+def _dump_download(name: str) -> Response:
+    """``<base>dumps/<file>`` is the download URL of a dump file: a redirect to the file
+    under /dumps/ for a file of the exports folder, else a 404 (no other target)."""
+    entry = resolve_dump(name)  # 404 for any name that is not a listed file
+    return redirect(url_for("dumps.dump", name=entry.name), 302)  # type: ignore[return-value]
+
+
 def entity(rest: str) -> Response:
     """One entity, in the representation asked for by extension or by Accept."""
+    if rest.startswith(DUMPS_SEGMENT):
+        return _dump_download(rest[len(DUMPS_SEGMENT):])
     paths = local_paths()
     iri = paths.iri_for(rest)
     rep: Representation | None = None
-    if not _known(iri):
+    kind = _kind(iri)
+    if kind is None:
         stem, dot, extension = rest.rpartition(".")
         rep = by_extension(ENTITY_REPRESENTATIONS, extension) if dot else None
-        if rep is None or not _known(paths.iri_for(stem)):
+        kind = _kind(paths.iri_for(stem)) if rep is not None else None
+        if kind is None:
             raise ApiError(404, f"nothing is known about <{iri}>")
         iri = paths.iri_for(stem)
+    if kind == _DESCRIBED:  # the dataset description describes it: See Other
+        dataset_path = paths.path_of(_dataset_iri()) or ""
+        target = dataset_path + (f".{rep.extension}" if rep is not None else "")
+        return redirect(request.script_root + target, 303)  # type: ignore[return-value]
     negotiated = rep is None
     if rep is None:
         rep = choose(ENTITY_REPRESENTATIONS)
     path = paths.path_of(iri) or ""
-    body = _entity_body(iri, rep, path)
+    if kind == _GRAPH:
+        body = _graph_body(iri, rep, path)
+    else:
+        body = _entity_body(iri, rep, path)
     return answer(body, rep, path, ENTITY_REPRESENTATIONS, negotiated=negotiated)
+
+
+def _graph_body(iri: str, rep: Representation, path: str) -> str | bytes:
+    """A named graph that is not an entity: what it holds, its size, where to get it."""
+    quads = int(_cached(("graph-size", iri), lambda: str(graph_size(iri))))
+    graph = NamedGraph(iri, graph_kind(settings().base_iri, iri), quads)
+    description = graph_rdf(graph, _dataset_iri())
+    if rep.name == "html":
+        jsonld = json.loads(serialize_graph(description, "jsonld"))
+        return graph_html(graph, jsonld, alternates(path, ENTITY_REPRESENTATIONS))
+    return serialize_graph(description, rep.name)
 
 
 def _entity_body(iri: str, rep: Representation, path: str) -> str | bytes:

@@ -2,7 +2,8 @@
 
 Exceptions carry their HTTP status. The body is plain text for SPARQL clients and
 JSON ``{"error": {"status": ..., "title": ..., "message": ...}}`` when the client
-asks for JSON (Accept: application/json) or HTML when it asks for a page.
+asks for JSON (Accept: application/json) or HTML when it asks for a page, so every
+error answer carries ``Vary: Accept``.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     resp = Response(body, status=status, mimetype=mimetype)
     for k, v in (headers or {}).items():
         resp.headers[k] = v
+    resp.vary.add("Accept")  # the body's form follows Accept: shared caches must know
     return resp
 
 
