@@ -49,7 +49,10 @@ def exports(tmp_path: Path) -> Path:
         "@prefix void: <http://rdfs.org/ns/void#> .\n"
         "@prefix dcterms: <http://purl.org/dc/terms/> .\n"
         f'{dataset} a void:Dataset ; dcterms:title "scholarkg (exported)" ;\n'
-        f"  void:triples 257 ; void:dataDump <{BASE}dumps/{TTL}> .\n", encoding="utf-8")
+        f"  void:triples 257 ; void:dataDump <{BASE}dumps/{TTL}> .\n"
+        # a link set's target is a dataset too (ORCID's): it has no endpoint or dumps here
+        f"<{BASE}dataset/target/orcid> a void:Dataset ; dcterms:title \"ORCID\" .\n",
+        encoding="utf-8")
     sums = "".join(f"{sha256((out / n).read_bytes())}  {n}\n" for n in (NT, TTL, "void.ttl"))
     (out / "SHA256SUMS").write_text(sums, encoding="utf-8")
     # never served: hidden files, folders, links out of the folder, files beside it
@@ -281,6 +284,11 @@ def test_void_from_the_export_links_this_server(client: FlaskClient) -> None:
     assert {f"http://localhost/dumps/{n}" for n in (TTL, NT, "latest.ttl.gz")} <= dumps
     assert "http://localhost/dumps/SHA256SUMS" not in dumps
     assert "http://localhost/dumps/void.ttl" not in dumps
+    # only the dataset gets this server's endpoint and dumps, not the datasets it links to
+    target = URIRef(BASE + "dataset/target/orcid")
+    assert (target, DCTERMS.title, Literal("ORCID")) in g
+    assert not list(g.objects(target, VOID.sparqlEndpoint))
+    assert not list(g.objects(target, VOID.dataDump))
 
 
 def test_void_urls_follow_the_request_host(client: FlaskClient) -> None:

@@ -399,14 +399,13 @@ def void_graph() -> Graph:
         g = Graph().parse(void_path, format="turtle")
     else:
         g = _generated_void(dataset)
-    described = set(g.subjects(RDF.type, VOID.Dataset)) or {dataset}
+    # the dataset alone: the other void:Datasets are the ones its link sets point into
     endpoint = URIRef(request.url_root + "sparql")
     dumps = [URIRef(url_for("dumps.dump", name=e.name, _external=True))
              for e in list_dumps() if e.rdf_format and not is_change_file(e.name)]
-    for subject in described:
-        g.add((subject, VOID.sparqlEndpoint, endpoint))
-        for url in dumps:
-            g.add((subject, VOID.dataDump, url))
+    g.add((dataset, VOID.sparqlEndpoint, endpoint))
+    for url in dumps:
+        g.add((dataset, VOID.dataDump, url))
     return g
 
 
