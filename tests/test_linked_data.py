@@ -343,3 +343,16 @@ def test_missing_ontology_files_are_404(tmp_path: Path) -> None:
         r = client.get(path, headers={"Accept": "application/json"})
         assert r.status_code == 404
         assert "KG_ONTOLOGY_DIR" in r.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize(("path", "turtle_path"), [
+    ("/ns", "/ns"), ("/ns.rdf", "/ns"), ("/.well-known/void", "/.well-known/void")])
+def test_the_vocabulary_and_void_are_offered_as_rdf_xml(
+        client: FlaskClient, path: str, turtle_path: str) -> None:
+    """Ontology tools (Protégé, the OWL API) ask a vocabulary IRI for RDF/XML, as entity
+    IRIs already answer it: the same graph as the Turtle."""
+    r = client.get(path, headers={"Accept": "application/rdf+xml"})
+    assert r.status_code == 200 and r.mimetype == "application/rdf+xml"
+    turtle = client.get(turtle_path, headers={"Accept": "text/turtle"})
+    assert isomorphic(Graph().parse(data=r.data, format="xml"),
+                      Graph().parse(data=turtle.data, format="turtle"))

@@ -75,7 +75,8 @@ DCTERMS = Namespace(PREFIXES["dcterms"])
 
 #: server preference: a client that accepts anything gets Turtle
 VOID_REPRESENTATIONS: tuple[Representation, ...] = (
-    rdf_representation("turtle"), rdf_representation("jsonld"), rdf_representation("ntriples"))
+    rdf_representation("turtle"), rdf_representation("jsonld"), rdf_representation("ntriples"),
+    rdf_representation("rdfxml"))
 
 _CHECKSUM_LINE = re.compile(r"^([0-9a-fA-F]+) [ *](.+)$")
 

@@ -26,8 +26,8 @@ Each representation of an entity is computed once per generation of the served d
 (its queries run once per release) and kept, up to ``KG_PAGE_CACHE_MB`` per worker,
 least recently used out first; a new release or an update drops them all.
 
-The vocabulary is served at ``/ns`` (Turtle, HTML, JSON-LD, N-Triples; also
-``/ns.ttl`` etc.) and the JSON-LD context at ``/ns/context.jsonld``.
+The vocabulary is served at ``/ns`` (Turtle, HTML, JSON-LD, N-Triples, RDF/XML; also
+``/ns.ttl``, ``/ns.rdf`` etc.) and the JSON-LD context at ``/ns/context.jsonld``.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ install_read_headers(bp)
 
 VOCABULARY_REPRESENTATIONS: tuple[Representation, ...] = (
     rdf_representation("turtle"), HTML, rdf_representation("jsonld"),
-    rdf_representation("ntriples"))
+    rdf_representation("ntriples"), rdf_representation("rdfxml"))
 
 
 # entities ---------------------------------------------------------------------------
