@@ -327,11 +327,12 @@ class _Malformed(Exception):
 #: every byte but the C0 controls XML 1.0 cannot hold: ``data.translate(None, _XML_LEGAL)``
 #: keeps only those (a C-speed scan)
 _XML_LEGAL = bytes(b for b in range(256) if b >= 0x20 or b in (0x09, 0x0A, 0x0D))
+#: U+FFFE and U+FFFF in UTF-8
+_XML_NONCHARACTER = re.compile(rb"\xef\xbf[\xbe\xbf]")
 #: an element with an empty local name (``<oxprefix: xmlns:oxprefix="http://ex.org/p/">``
-#: or ``<schema:>``): ``<`` is escaped in text, so a raw one is always markup
-_EMPTY_LOCAL_NAME = re.compile(rb"<[A-Za-z_][\w.\-]*:[\s/>]")
-#: RDF/XML names the writer does not refuse but parsers do (the grammar's oldTerms)
-_OLD_TERMS = (b"<rdf:bagID", b"<rdf:aboutEach")
+#: or ``<schema:>``), or one of the RDF/XML names the writer does not refuse but parsers
+#: do (the grammar's oldTerms): ``<`` is escaped in text, so a raw one is always markup
+_BAD_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:[\s/>]|rdf:(?:bagID|aboutEach))")
 
 
 def _rdfxml_malformed(data: bytes) -> bool:
@@ -346,9 +347,8 @@ def _rdfxml_malformed(data: bytes) -> bool:
     >>> _rdfxml_malformed(b'<p xmlns="http://ex.org/">a: b\tc</p>')
     False
     """
-    return bool(data.translate(None, _XML_LEGAL) or b"\xef\xbf\xbe" in data
-                or b"\xef\xbf\xbf" in data or _EMPTY_LOCAL_NAME.search(data)
-                or any(name in data for name in _OLD_TERMS))
+    return bool(data.translate(None, _XML_LEGAL) or _XML_NONCHARACTER.search(data)
+                or _BAD_ELEMENT.search(data))
 
 
 def _checked_rdfxml(data: bytes, error: Callable[[], KgError]) -> bytes:
