@@ -225,13 +225,7 @@ class QueryResult:
         result again, or else the store's failure."""
         triples = self._raw if isinstance(self._raw, list) else (
             self._rerun() if self._rerun is not None else [])
-        found = first_unwritable(itertools.islice(triples, limit or None), format_name)
-        if found is not None:
-            return found
-        if exc is not None:
-            return read_error(exc)
-        return cannot_hold(format_name, "a term of this result", "the writer made malformed "
-                           f"{RDF_FORMATS[format_name].label} of it")
+        return _refusal(format_name, itertools.islice(triples, limit or None), exc, read_error)
 
     def serialize(self, format_name: str, *,
                   prefixes: Mapping[str, str] | None = None) -> Iterator[bytes]:
@@ -349,6 +343,37 @@ def _rdfxml_malformed(data: bytes) -> bool:
     """
     return bool(data.translate(None, _XML_LEGAL) or _XML_NONCHARACTER.search(data)
                 or _BAD_ELEMENT.search(data))
+
+
+def _refusal(format_name: str, triples: Iterable[Any], exc: OSError | None,
+             failure: Callable[[OSError], KgError]) -> KgError:
+    """The error for a graph the writer could not write (``exc``) or wrote malformed
+    (None): the first term of ``triples`` that ``format_name`` cannot hold, or else the
+    writer's ``failure``."""
+    found = first_unwritable(triples, format_name)
+    if found is not None:
+        return found
+    if exc is not None:
+        return failure(exc)
+    return cannot_hold(format_name, "a term of this graph",
+                       f"the writer made malformed {RDF_FORMATS[format_name].label} of it")
+
+
+def _written(write: Callable[[], bytes | None], format_name: str,
+             triples: Callable[[], Iterable[Any]], failure: str) -> bytes:
+    """The bytes ``write()`` returns in ``format_name``, checked (RDF/XML): a term the
+    format cannot hold raises :class:`UnwritableTerm`, found in ``triples()``; another
+    failure of the writer is a :class:`StoreError` that starts with ``failure``."""
+    def error(exc: OSError | None = None) -> KgError:
+        return _refusal(format_name, triples(), exc,
+                        lambda exc: StoreError(f"{failure}: {exc}"))
+
+    try:
+        data = write()
+    except OSError as exc:
+        raise error(exc) from exc
+    assert data is not None  # no output file: the bytes are returned
+    return _checked_rdfxml(data, error) if format_name == "rdfxml" else data
 
 
 def _checked_rdfxml(data: bytes, error: Callable[[], KgError]) -> bytes:
@@ -701,22 +726,12 @@ class KnowledgeStore:
 <http://ex.org/b> "c" )>>: JSON-LD 1.1 has no RDF 1.2 triple terms; formats that can: \
 text/turtle, application/n-triples, application/n-quads, application/trig, application/rdf+xml
         """
-        def unwritable(exc: OSError | None = None) -> KgError:
-            quads = self._store.quads_for_pattern(None, None, None, _graph_term(graph))
-            found = first_unwritable(quads, format_name)
-            if found is not None:
-                return found
-            return StoreError(f"the store failed while reading the graph: {exc}")
-
-        try:
-            data = self._store.dump(format=_RDF[format_name], from_graph=_graph_term(graph),
-                                    prefixes=PREFIXES)
-        except OSError as exc:
-            raise unwritable(exc) from exc
-        assert data is not None  # no output file: the bytes are returned
-        if format_name == "rdfxml":
-            data = _checked_rdfxml(data, unwritable)
-        return data
+        return _written(
+            lambda: self._store.dump(format=_RDF[format_name], from_graph=_graph_term(graph),
+                                     prefixes=PREFIXES),
+            format_name,
+            lambda: self._store.quads_for_pattern(None, None, None, _graph_term(graph)),
+            "the store failed while reading the graph")
 
     def dump(self, output: IO[bytes] | str, format_name: str, *, graph: str | None = None,
              dataset: bool = False) -> None:
@@ -971,24 +986,14 @@ text/turtle, application/n-triples, application/n-quads, application/trig, appli
     def convert(data: bytes, from_format: str, to_format: str,
                 prefixes: dict[str, str] | None = None) -> bytes:
         """Re-serialise RDF data from one registered format to another."""
-        def unwritable(exc: OSError | None = None) -> KgError:
-            found = first_unwritable(ox.parse(data, _RDF[from_format]), to_format)
-            if found is not None:
-                return found
-            return StoreError(f"cannot convert {from_format} to {to_format}: {exc}")
-
         try:
-            quads = ox.parse(data, _RDF[from_format])
-            data_out = ox.serialize((q.triple for q in quads), None, _RDF[to_format],
-                                    prefixes=prefixes or PREFIXES)
+            return _written(
+                lambda: ox.serialize((q.triple for q in ox.parse(data, _RDF[from_format])),
+                                     None, _RDF[to_format], prefixes=prefixes or PREFIXES),
+                to_format, lambda: ox.parse(data, _RDF[from_format]),
+                f"cannot convert {from_format} to {to_format}")
         except SyntaxError as exc:
             raise DataSyntaxError(str(exc)) from exc
-        except OSError as exc:
-            raise unwritable(exc) from exc
-        assert data_out is not None  # no output file: the bytes are returned
-        if to_format == "rdfxml":
-            data_out = _checked_rdfxml(data_out, unwritable)
-        return data_out
 
     @staticmethod
     def unwritable(data: bytes, from_format: str, to_format: str) -> UnwritableTerm | None:
