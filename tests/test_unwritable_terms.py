@@ -12,7 +12,9 @@ from __future__ import annotations
 import io
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pyoxigraph as ox
 import pytest
@@ -23,7 +25,15 @@ from werkzeug.test import TestResponse
 from kg.mapping.vocab import PREFIXES
 from kg.output.term_limits import RDF_NS, rdfxml_predicate_fault
 from kg.storage.store import KnowledgeStore, QueryResult
-from tests.server_fixtures import make_app, memory_store  # noqa: F401
+from tests.server_fixtures import (  # noqa: F401
+    SAMPLE_TURTLE,
+    TOKEN,
+    HttpResponse,
+    build_disk_store,
+    make_app,
+    memory_store,
+    running_server,
+)
 
 ITS = "{http://www.w3.org/2005/11/its}"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -201,6 +211,24 @@ def test_describe_and_graph_store_reads_refuse_too(odd_store: KnowledgeStore,
                                                            ox.RdfFormat.TURTLE))) == 2
 
 
+def test_a_graph_holding_a_triple_term_is_stored_and_read_back(make_app: Any,  # noqa: F811
+                                                              ) -> None:
+    """Graph Store writes keep triple terms (they were sent to the store as invalid
+    SPARQL, a 400); reads in JSON-LD are refused, in N-Triples they give them back."""
+    client = make_app(update_token=TOKEN).test_client()
+    data = f"<http://ex.org/s> <http://ex.org/says> {TRIPLE_TERM} .\n".encode()
+    put = client.put("/store", query_string={"graph": "http://ex.org/t"}, data=data,
+                     headers={"Content-Type": "application/n-triples",
+                              "Authorization": f"Bearer {TOKEN}"})
+    assert put.status_code == 201, put.data
+    read = {"graph": "http://ex.org/t"}
+    assert_refused(client.get("/store", query_string=read,
+                              headers={"Accept": "application/ld+json"}),
+                   f"the triple term {TRIPLE_TERM}")
+    back = client.get("/store", query_string=read, headers={"Accept": "application/n-triples"})
+    assert back.status_code == 200 and back.data == data
+
+
 @pytest.mark.parametrize(("thing", "accept", "named"), [
     ("t", "application/ld+json", f"the triple term {TRIPLE_TERM}"),
     ("c", "application/rdf+xml", 'the literal "form\\ffeed"'),
@@ -269,3 +297,30 @@ def test_base_direction_survives_a_capped_json_answer(make_app: Any) -> None:  #
     resp = sparql(app, query, "json")
     assert resp.headers["KG-Result-Capped"] == "1"
     assert json.loads(resp.data)["results"]["bindings"][0]["l"]["its:dir"] == "rtl"
+
+
+# a real server: the refusal crosses from the executor process as every error does ----------
+
+def test_a_served_store_answers_406_not_500(tmp_path: Path) -> None:
+    graph = (b"<http://ex.org/s> <http://ex.org/says> " + TRIPLE_TERM.encode() + b" .\n"
+             b'<http://ex.org/s> <http://ex.org/p> "a\\u0001b" .\n')
+    store = build_disk_store(tmp_path / "store", SAMPLE_TURTLE, {"http://ex.org/g": graph})
+    with running_server(store, tmp_path, query_workers=1) as server:
+        def get(params: dict[str, str], accept: str, path: str = "/sparql") -> HttpResponse:
+            return server.request(path + "?" + urlencode(params), headers={"Accept": accept})
+
+        refusals = [
+            (get({"query": construct(TRIPLE_TERM)}, "application/ld+json"),
+             f"the triple term {TRIPLE_TERM}"),
+            (get({"query": construct('"a\\u0001b"')}, "application/rdf+xml"),
+             'the literal "a\\u0001b"'),
+            (get({"query": 'SELECT ?v { BIND("a\\u0001b" AS ?v) }'},
+                 "application/sparql-results+xml"), 'the literal "a\\u0001b"'),
+            (get({"graph": "http://ex.org/g"}, "application/ld+json", "/store"),
+             f"the triple term {TRIPLE_TERM}"),
+        ]
+        for resp, named in refusals:
+            assert resp.status == 406 and named in resp.text, (resp.status, resp.text)
+        tsv = get({"query": 'SELECT ?l { BIND("abc"@en--rtl AS ?l) }'},
+                  "text/tab-separated-values")
+        assert tsv.status == 200 and tsv.text.splitlines()[1] == '"abc"@en--rtl'

@@ -1019,7 +1019,7 @@ def _quads_block(quads: list[ox.Quad]) -> str:
     default: list[str] = []
     named: dict[str, list[str]] = {}
     for q in quads:
-        line = f"{q.subject} {q.predicate} {q.object} ."
+        line = f"{_nt(q.subject)} {q.predicate} {_nt(q.object)} ."
         if isinstance(q.graph_name, ox.DefaultGraph):
             default.append(line)
         else:
