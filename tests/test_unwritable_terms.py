@@ -22,6 +22,7 @@ import rdflib
 from flask import Flask
 from werkzeug.test import TestResponse
 
+from kg.errors import UnwritableTerm
 from kg.mapping.vocab import PREFIXES
 from kg.output.term_limits import RDF_NS, rdfxml_predicate_fault
 from kg.storage.store import KnowledgeStore, QueryResult
@@ -324,3 +325,14 @@ def test_a_served_store_answers_406_not_500(tmp_path: Path) -> None:
         tsv = get({"query": 'SELECT ?l { BIND("abc"@en--rtl AS ?l) }'},
                   "text/tab-separated-values")
         assert tsv.status == 200 and tsv.text.splitlines()[1] == '"abc"@en--rtl'
+
+
+def test_kg_query_writes_sparql_xml_as_the_server_does() -> None:
+    """`kg query --format xml` (QueryResult.serialize): the engine's XML writer put the
+    character in raw; now the project's writer refuses it, and writes base direction."""
+    store = KnowledgeStore.open(None)
+    with pytest.raises(UnwritableTerm, match='the literal "a\\\\u0001b"'):
+        b"".join(store.query('SELECT ?v { BIND("a\\u0001b" AS ?v) }').serialize("xml"))
+    data = b"".join(store.query('SELECT ?l { BIND("abc"@en--rtl AS ?l) }').serialize("xml"))
+    literal = next(ET.fromstring(data).iter(SRX + "literal"))
+    assert (literal.get(XML_LANG), literal.get(ITS + "dir")) == ("en", "rtl")

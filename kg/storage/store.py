@@ -262,7 +262,14 @@ class QueryResult:
                 if format_name not in _RESULTS:
                     raise KgError(f"format {format_name!r} cannot hold a SELECT or ASK result; "
                                   f"use one of: {', '.join(_RESULTS)}")
-                data = self._raw.serialize(None, _RESULTS[format_name])
+                if format_name == "xml" and self.kind == "select":
+                    # the project's writer: it refuses what XML 1.0 cannot hold, where the
+                    # engine's writes it raw (a document no parser accepts)
+                    from kg.output.results_io import write_results
+
+                    data = b"".join(write_results(self.variables, self.rows(), "xml"))
+                else:
+                    data = self._raw.serialize(None, _RESULTS[format_name])
         except OSError as exc:
             raise read_error(exc) from exc
         assert data is not None  # no output file: the bytes are returned
