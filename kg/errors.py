@@ -41,3 +41,17 @@ class EngineUnavailable(StoreError):
 class EngineTimeout(StoreError):
     """A remote SPARQL engine did not finish in time (its own limit or ours): never a cut
     result."""
+
+
+class UnwritableTerm(KgError):
+    """A result holds a term that the format asked for cannot hold (a control character
+    in XML, a predicate RDF/XML cannot name, a triple term in JSON-LD): never written
+    changed or malformed. The message names the term and the formats that can hold it;
+    the server answers 406. Built by :func:`kg.output.term_limits.cannot_hold`."""
+
+    def __init__(self, message: str, format_name: str) -> None:
+        super().__init__(message)
+        self.format_name = format_name
+
+    def __reduce__(self) -> tuple[type[UnwritableTerm], tuple[str, str]]:
+        return type(self), (str(self), self.format_name)

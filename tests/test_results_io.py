@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 
 import pyoxigraph as ox
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rdflib.query import Result
 
+from kg.errors import UnwritableTerm
 from kg.output.results_io import (
+    RDF_DIR_LANG_STRING,
     RDF_LANG_STRING,
     XSD,
     XSD_STRING,
@@ -21,7 +24,7 @@ from kg.storage.store import QueryResult
 
 _FORMATS = {"json": ox.QueryResultsFormat.JSON, "xml": ox.QueryResultsFormat.XML,
             "tsv": ox.QueryResultsFormat.TSV}
-# XML 1.0 cannot carry most C0 controls; the writers replace them (tested separately)
+# XML 1.0 cannot carry most C0 controls; the XML writer refuses them (tested separately)
 _TEXT = st.text(st.characters(blacklist_categories=("Cs",), min_codepoint=0x20) | st.sampled_from(
     ["\t", "\n", "\r", '"', "'", "\\", ",", "<", "&", "é", "😀"]), max_size=30)
 _IRIS = st.sampled_from(["http://ex.org/a", "http://ex.org/b#x", "urn:isbn:0-1", "http://ex.org/é"])
@@ -32,6 +35,9 @@ _TERMS = st.one_of(
     _TEXT.map(lambda v: ("literal", v, XSD_STRING, None)),
     st.tuples(_TEXT, st.sampled_from(["en", "en-gb", "de"])).map(
         lambda t: ("literal", t[0], RDF_LANG_STRING, t[1])),
+    # RDF 1.2 base direction, written language--direction as Turtle spells it
+    st.tuples(_TEXT, st.sampled_from(["ar--rtl", "en--ltr"])).map(
+        lambda t: ("literal", t[0], RDF_DIR_LANG_STRING, t[1])),
     st.integers(-10**6, 10**6).map(lambda v: ("literal", str(v), XSD + "integer", None)),
     _TEXT.map(lambda v: ("literal", v, "http://ex.org/dt", None)),
 )
@@ -45,6 +51,9 @@ def _to_ox(term: tuple[str, str, str | None, str | None]) -> object:
     if kind == "bnode":
         return ox.BlankNode(value)
     if lang:
+        language, _, direction = lang.partition("--")
+        if direction:
+            return ox.Literal(value, language=language, direction=ox.BaseDirection(direction))
         return ox.Literal(value, language=lang)
     return ox.Literal(value, datatype=ox.NamedNode(datatype or XSD_STRING))
 
@@ -96,10 +105,27 @@ def test_csv_reads_back_with_rdflib() -> None:
     assert values[0][0] == 'a "quoted", comma\nline' and values[1] == ["http://ex.org/a", None]
 
 
-def test_xml_replaces_characters_xml_cannot_hold() -> None:
-    data = b"".join(write_results(["x"], [{"x": ("literal", "a\x01b", XSD_STRING, None)}], "xml"))
-    parsed = list(ox.parse_query_results(data, ox.QueryResultsFormat.XML))
-    assert parsed[0]["x"].value == "a\ufffdb"
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x0e", "\x1f",
+                                  "\ufffe", "\uffff"])
+def test_xml_refuses_characters_xml_cannot_hold(char: str) -> None:
+    """Never a changed value (it was U+FFFD once): an error naming the value and the
+    formats that keep it, which do."""
+    row = {"x": ("literal", f"a{char}b", XSD_STRING, None)}
+    with pytest.raises(UnwritableTerm) as caught:
+        b"".join(write_results(["x"], [row], "xml"))
+    message = str(caught.value)
+    assert f'the literal "a\\u{ord(char):04X}b"' in message
+    assert f"U+{ord(char):04X}" in message
+    assert "application/sparql-results+json, text/csv, text/tab-separated-values" in message
+    for name in ("json", "tsv"):
+        data = b"".join(write_results(["x"], [row], name))
+        assert next(iter(ox.parse_query_results(data, _FORMATS[name])))["x"].value == f"a{char}b"
+
+
+def test_xml_keeps_the_characters_xml_can_hold() -> None:
+    value = "tab\t lf\n cr\r del\x7f nel\x85 \ufffd \U0010ffff"
+    data = b"".join(write_results(["x"], [{"x": ("literal", value, XSD_STRING, None)}], "xml"))
+    assert next(iter(ox.parse_query_results(data, _FORMATS["xml"])))["x"].value == value
 
 
 def test_triple_terms() -> None:

@@ -18,6 +18,9 @@ object, so expansion always gives back the same RDF (tests check with pyld).
 ('A & B', '2')
 >>> node["schema:position"]
 {'@value': 'x', '@language': 'en'}
+>>> c.node(("uri", "https://ex.org/b", None, None), [("https://ex.org/p",
+...        ("literal", "x", None, "ar--rtl"))])["https://ex.org/p"]  # RDF 1.2 base direction
+{'@value': 'x', '@language': 'ar', '@direction': 'rtl'}
 """
 
 from __future__ import annotations
@@ -118,7 +121,11 @@ class Compactor:
             ident = self._id(obj)
             return (term, ident) if term else (self.compact_iri(predicate), {"@id": ident})
         if language:
-            return self.compact_iri(predicate), {"@value": value, "@language": language}
+            language, _, direction = language.partition("--")  # RDF 1.2: "x"@ar--rtl
+            entry = {"@value": value, "@language": language}
+            if direction:
+                entry["@direction"] = direction
+            return self.compact_iri(predicate), entry
         if datatype in (None, XSD_STRING):
             term = self.terms.get((predicate, "string"))
             return (term, value) if term else (self.compact_iri(predicate), {"@value": value})

@@ -31,6 +31,8 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
+from kg.output.term_limits import cannot_hold, shown, xml_char_fault
+
 Term = tuple[str, str, "str | None", "str | None"]
 Row = Mapping[str, Term]
 
@@ -187,8 +189,11 @@ def _json_solutions(variables: list[str], solutions: Iterable[Any]) -> Iterator[
             if kind is named:
                 fields.append(key + '{"type":"uri","value":' + string(term.value) + "}")
             elif kind is literal:
+                language = term.language
+                if language and term.direction is not None:  # RDF 1.2: "x"@ar--rtl
+                    language = f"{language}--{term.direction}"
                 fields.append(key + _json_term_text(
-                    ("literal", term.value, term.datatype.value, term.language)))
+                    ("literal", term.value, term.datatype.value, language)))
             elif kind is blank:
                 fields.append(key + '{"type":"bnode","value":' + string(term.value) + "}")
             else:  # an RDF 1.2 triple term
@@ -208,22 +213,21 @@ _json_string = encode_basestring
 
 # XML ------------------------------------------------------------------------
 
-# characters XML 1.0 cannot hold even as references; written as U+FFFD
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+ITS_NS = "http://www.w3.org/2005/11/its"
 
 
 def _xml_text(text: str) -> str:
     """Escape character data. Leading and trailing whitespace become character
-    references, which parsers that trim text (oxigraph's among them) keep.
+    references, which parsers that trim text (oxigraph's among them) keep. A literal
+    holding a character XML 1.0 cannot hold never gets here (:func:`_xml_term`).
 
-    >>> _xml_text('a<b & "c"\\x01')
-    'a&lt;b &amp; &quot;c&quot;\\ufffd'
+    >>> _xml_text('a<b & "c"')
+    'a&lt;b &amp; &quot;c&quot;'
     >>> _xml_text(" a ")
     '&#32;a&#32;'
     """
     text = (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;").replace("\r", "&#13;"))
-    text = _XML_ILLEGAL.sub("\ufffd", text)
     core = text.strip(" \t\n")
     if core == text:
         return text
@@ -237,6 +241,19 @@ def _char_refs(text: str) -> str:
 
 
 def _xml_term(term: Term) -> str:
+    """A term as SPARQL 1.2 XML results write it; a base direction is ``its:dir``, with
+    the ITS namespace and ``its:version`` on the literal itself.
+
+    >>> _xml_term(("literal", "abc", RDF_DIR_LANG_STRING, "ar--rtl"))
+    '<literal xml:lang="ar" xmlns:its="http://www.w3.org/2005/11/its" its:version="2.0" \
+its:dir="rtl">abc</literal>'
+    >>> _xml_term(("literal", "a\\x01b", XSD_STRING, None))
+    Traceback (most recent call last):
+    ...
+    kg.errors.UnwritableTerm: SPARQL XML cannot hold the literal "a\\u0001b": XML 1.0 \
+has no character U+0001; formats that can: application/sparql-results+json, text/csv, \
+text/tab-separated-values
+    """
     kind, value, datatype, lang = term
     if kind == "uri":
         return f"<uri>{_xml_text(value)}</uri>"
@@ -246,10 +263,14 @@ def _xml_term(term: Term) -> str:
         s, p, o = parse_triple_term(value)
         return (f"<triple><subject>{_xml_term(s)}</subject><predicate>{_xml_term(p)}"
                 f"</predicate><object>{_xml_term(o)}</object></triple>")
+    char = xml_char_fault(value)
+    if char is not None:
+        raise cannot_hold("xml", "the literal " + shown(nt_term(term)),
+                          f"XML 1.0 has no character {char}")
     if lang:
         language, _, direction = lang.partition("--")
-        extra = f' its:dir="{direction}" xmlns:its="http://www.w3.org/2005/11/its"' \
-            if direction else ""
+        extra = (f' xmlns:its="{ITS_NS}" its:version="2.0" its:dir="{_xml_text(direction)}"'
+                 if direction else "")
         return f'<literal xml:lang="{_xml_text(language)}"{extra}>{_xml_text(value)}</literal>'
     if datatype and datatype != XSD_STRING:
         return f'<literal datatype="{_xml_text(datatype)}">{_xml_text(value)}</literal>'

@@ -26,9 +26,10 @@ from typing import IO, Any, Protocol
 
 import pyoxigraph as ox
 
-from kg.errors import KgError, RemoteServiceError, StoreError
+from kg.errors import KgError, RemoteServiceError, StoreError, UnwritableTerm
 from kg.mapping.vocab import PREFIXES
 from kg.output.formats import RDF_FORMATS, RESULT_FORMATS
+from kg.output.term_limits import cannot_hold, rdfxml_predicate_fault, shown, xml_char_fault
 from kg.sparql_errors import SyntaxProblem, explain
 from kg.storage.store_lock import lock_store, release_lock
 
@@ -116,10 +117,14 @@ def _graph_term(iri: str | None) -> ox.NamedNode | ox.DefaultGraph:
 
 @dataclass
 class QueryResult:
-    """The outcome of a SPARQL query: ``kind`` is "select", "ask" or "graph"."""
+    """The outcome of a SPARQL query: ``kind`` is "select", "ask" or "graph".
+
+    ``_rerun`` evaluates the query again: a graph result that a format cannot hold is
+    read a second time to name the term (the first reading went to the serialiser)."""
 
     kind: str
     _raw: Any
+    _rerun: Callable[[], Any] | None = None
 
     @property
     def variables(self) -> list[str]:
@@ -202,13 +207,25 @@ class QueryResult:
         if format_name not in _RDF:
             raise KgError(f"format {format_name!r} is not an RDF format")
         counted = _Counted(self._raw, limit)
+        guard = _RdfXmlGuard(output) if format_name == "rdfxml" else None
         try:
             # pyoxigraph writes to any object with a binary write(); its stubs say IO[bytes]
-            ox.serialize(counted, output, _RDF[format_name],  # type: ignore[arg-type]
+            ox.serialize(counted, guard or output, _RDF[format_name],  # type: ignore[arg-type]
                          prefixes=PREFIXES)
+        except _Malformed:
+            raise self._unwritable(format_name, limit) from None
         except OSError as exc:
-            raise read_error(exc) from exc
+            raise self._unwritable(format_name, limit, exc) from exc
         return counted.count, counted.more
+
+    def _unwritable(self, format_name: str, limit: int = 0,
+                    exc: OSError | None = None) -> KgError:
+        """The error for a graph result the serialiser could not write (``exc``) or wrote
+        malformed (None): the term ``format_name`` cannot hold, found by reading the
+        result again, or else the store's failure."""
+        triples = self._raw if isinstance(self._raw, list) else (
+            self._rerun() if self._rerun is not None else [])
+        return _refusal(format_name, itertools.islice(triples, limit or None), exc, read_error)
 
     def serialize(self, format_name: str, *,
                   prefixes: Mapping[str, str] | None = None) -> Iterator[bytes]:
@@ -233,14 +250,26 @@ class QueryResult:
                     raise KgError(f"format {format_name!r} cannot hold an RDF graph (a "
                                   f"CONSTRUCT or DESCRIBE result); use one of: "
                                   f"{', '.join(_RDF)}")
-                data = ox.serialize(self._raw, None, _RDF[format_name], prefixes=table)
+                try:
+                    data = ox.serialize(self._raw, None, _RDF[format_name], prefixes=table)
+                except OSError as exc:
+                    raise self._unwritable(format_name, 0, exc) from exc
                 if format_name in ("turtle", "trig") and data is not None:
                     data = drop_unused_prefixes(_unescaped_names(data, table))
+                elif format_name == "rdfxml" and data is not None:
+                    data = _checked_rdfxml(data, lambda: self._unwritable(format_name))
             else:
                 if format_name not in _RESULTS:
                     raise KgError(f"format {format_name!r} cannot hold a SELECT or ASK result; "
                                   f"use one of: {', '.join(_RESULTS)}")
-                data = self._raw.serialize(None, _RESULTS[format_name])
+                if format_name == "xml" and self.kind == "select":
+                    # the project's writer: it refuses what XML 1.0 cannot hold, where the
+                    # engine's writes it raw (a document no parser accepts)
+                    from kg.output.results_io import write_results
+
+                    data = b"".join(write_results(self.variables, self.rows(), "xml"))
+                else:
+                    data = self._raw.serialize(None, _RESULTS[format_name])
         except OSError as exc:
             raise read_error(exc) from exc
         assert data is not None  # no output file: the bytes are returned
@@ -290,6 +319,154 @@ def drop_unused_prefixes(data: bytes) -> bytes:
     kept = [line for name, line in names
             if re.search(rb"(?<![\w<\-.:])" + re.escape(name) + rb":", body)]
     return b"".join(kept) + body
+
+
+class _Malformed(Exception):
+    """pyoxigraph's RDF/XML writer wrote something no XML parser accepts."""
+
+
+#: every byte but the C0 controls XML 1.0 cannot hold: ``data.translate(None, _XML_LEGAL)``
+#: keeps only those (a C-speed scan)
+_XML_LEGAL = bytes(b for b in range(256) if b >= 0x20 or b in (0x09, 0x0A, 0x0D))
+#: U+FFFE and U+FFFF in UTF-8
+_XML_NONCHARACTER = re.compile(rb"\xef\xbf[\xbe\xbf]")
+#: an element with an empty local name (``<oxprefix: xmlns:oxprefix="http://ex.org/p/">``
+#: or ``<schema:>``), or one of the RDF/XML names the writer does not refuse but parsers
+#: do (the grammar's oldTerms): ``<`` is escaped in text, so a raw one is always markup
+_BAD_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:[\s/>]|rdf:(?:bagID|aboutEach))")
+
+
+def _rdfxml_malformed(data: bytes) -> bool:
+    r"""True when pyoxigraph's RDF/XML ``data`` holds what no parser accepts: a
+    character XML 1.0 cannot hold (written raw), an element without a local name, or
+    an RDF/XML name that is no property.
+
+    >>> _rdfxml_malformed(b'<p xmlns="http://ex.org/">a\x0cb</p>')
+    True
+    >>> _rdfxml_malformed(b'<oxprefix: xmlns:oxprefix="http://ex.org/p/">x</oxprefix:>')
+    True
+    >>> _rdfxml_malformed(b'<p xmlns="http://ex.org/">a: b\tc</p>')
+    False
+    """
+    return bool(data.translate(None, _XML_LEGAL) or _XML_NONCHARACTER.search(data)
+                or _BAD_ELEMENT.search(data))
+
+
+def _refusal(format_name: str, triples: Iterable[Any], exc: OSError | None,
+             failure: Callable[[OSError], KgError]) -> KgError:
+    """The error for a graph the writer could not write (``exc``) or wrote malformed
+    (None): the first term of ``triples`` that ``format_name`` cannot hold, or else the
+    writer's ``failure``."""
+    found = first_unwritable(triples, format_name)
+    if found is not None:
+        return found
+    if exc is not None:
+        return failure(exc)
+    return cannot_hold(format_name, "a term of this graph",
+                       f"the writer made malformed {RDF_FORMATS[format_name].label} of it")
+
+
+def _written(write: Callable[[], bytes | None], format_name: str,
+             triples: Callable[[], Iterable[Any]], failure: str) -> bytes:
+    """The bytes ``write()`` returns in ``format_name``, checked (RDF/XML): a term the
+    format cannot hold raises :class:`UnwritableTerm`, found in ``triples()``; another
+    failure of the writer is a :class:`StoreError` that starts with ``failure``."""
+    def error(exc: OSError | None = None) -> KgError:
+        return _refusal(format_name, triples(), exc,
+                        lambda exc: StoreError(f"{failure}: {exc}"))
+
+    try:
+        data = write()
+    except OSError as exc:
+        raise error(exc) from exc
+    assert data is not None  # no output file: the bytes are returned
+    return _checked_rdfxml(data, error) if format_name == "rdfxml" else data
+
+
+def _checked_rdfxml(data: bytes, error: Callable[[], KgError]) -> bytes:
+    """pyoxigraph's RDF/XML checked (``error()`` is raised when it is malformed), with
+    carriage returns written as references: a raw CR would be read back as a line feed."""
+    if _rdfxml_malformed(data):
+        raise error()
+    return data.replace(b"\r", b"&#13;") if b"\r" in data else data
+
+
+class _RdfXmlGuard:
+    """A binary writer in front of ``out`` that checks pyoxigraph's RDF/XML as it comes
+    (:func:`_rdfxml_malformed`, raising :class:`_Malformed`) and writes carriage returns
+    as references. Each write is checked with the end of the one before, so a pattern
+    cut by a write boundary is still seen."""
+
+    def __init__(self, out: Writable) -> None:
+        self._out = out
+        self._tail = b""
+
+    def write(self, data: bytes) -> int:
+        size = len(data)
+        data = bytes(data)
+        if _rdfxml_malformed(self._tail + data):
+            raise _Malformed
+        self._tail = data[-32:]
+        self._out.write(data.replace(b"\r", b"&#13;") if b"\r" in data else data)
+        return size
+
+    def flush(self) -> None:
+        flush = getattr(self._out, "flush", None)
+        if flush is not None:
+            flush()
+
+
+def first_unwritable(triples: Iterable[Any], format_name: str) -> UnwritableTerm | None:
+    """The error for the first term of ``triples`` (pyoxigraph triples or quads) that
+    ``format_name`` cannot hold, or None (every format but RDF/XML and JSON-LD holds
+    every term).
+
+    >>> t = ox.Triple(ox.NamedNode("http://ex.org/s"), ox.NamedNode("http://ex.org/p/"),
+    ...               ox.Literal("x"))
+    >>> str(first_unwritable([t], "rdfxml")).split(":")[0]
+    'RDF/XML cannot hold the predicate <http'
+    >>> first_unwritable([t], "turtle") is None
+    True
+    """
+    if format_name not in ("rdfxml", "jsonld"):
+        return None
+    for triple in triples:
+        found = _unwritable_in(triple, format_name, "")
+        if found is not None:
+            return found
+    return None
+
+
+def _nt(term: Any) -> str:
+    """A term in N-Triples syntax, triple terms in RDF 1.2's ``<<( ... )>>``."""
+    return f"<<( {term} )>>" if isinstance(term, ox.Triple) else str(term)
+
+
+def _unwritable_in(triple: Any, format_name: str, where: str) -> UnwritableTerm | None:
+    subject, predicate, obj = triple.subject, triple.predicate, triple.object
+    at = where or f" (in the triple {shown(_nt(subject))} {shown(str(predicate))} …)"
+    if format_name == "jsonld":
+        for term in (subject, obj):
+            if isinstance(term, ox.Triple):
+                return cannot_hold("jsonld", f"the triple term {shown(_nt(term))}",
+                                   "JSON-LD 1.1 has no RDF 1.2 triple terms",
+                                   [n for n in RDF_FORMATS if n != "jsonld"])
+        return None
+    reason = rdfxml_predicate_fault(predicate.value)
+    if reason is not None:
+        return cannot_hold("rdfxml", f"the predicate {shown(str(predicate))}",
+                           f"{reason}, and RDF/XML writes a predicate as an element name")
+    for term in (subject, obj):
+        if isinstance(term, ox.Literal):
+            char = xml_char_fault(term.value)
+            if char is not None:
+                return cannot_hold("rdfxml", f"the literal {shown(str(term))}{at}",
+                                   f"XML 1.0 has no character {char}")
+        elif isinstance(term, ox.Triple):
+            found = _unwritable_in(term, format_name, at)
+            if found is not None:
+                return found
+    return None
 
 
 class _Counted:
@@ -375,7 +552,10 @@ def _describe_term(term: Any) -> tuple[str, str, str | None, str | None]:
     if isinstance(term, ox.BlankNode):
         return ("bnode", term.value, None, None)
     if isinstance(term, ox.Literal):
-        return ("literal", term.value, term.datatype.value, term.language)
+        language, direction = term.language, term.direction
+        if language and direction is not None:  # RDF 1.2 base direction: "x"@ar--rtl
+            language = f"{language}--{direction}"
+        return ("literal", term.value, term.datatype.value, language)
     return ("triple", str(term), None, None)
 
 
@@ -461,7 +641,7 @@ class KnowledgeStore:
             return QueryResult("ask", raw)
         if isinstance(raw, ox.QuerySolutions):
             return QueryResult("select", raw)
-        return QueryResult("graph", raw)
+        return QueryResult("graph", raw, lambda: self._store.query(sparql, **kwargs))
 
     def update(self, sparql: str, *, base_iri: str | None = None) -> None:
         """Run a SPARQL 1.1 update in one transaction."""
@@ -540,11 +720,25 @@ class KnowledgeStore:
         return True
 
     def dump_graph(self, graph: str | None, format_name: str) -> bytes:
-        """One graph serialised (default graph when None)."""
-        data = self._store.dump(format=_RDF[format_name], from_graph=_graph_term(graph),
-                                prefixes=PREFIXES)
-        assert data is not None  # no output file: the bytes are returned
-        return data
+        """One graph serialised (default graph when None). :class:`UnwritableTerm` when
+        the format cannot hold one of its terms.
+
+        >>> store = KnowledgeStore.open(None)
+        >>> store.update("INSERT DATA { <http://ex.org/s> <http://ex.org/p> "
+        ...              '<<( <http://ex.org/a> <http://ex.org/b> "c" )>> }')
+        >>> store.dump_graph(None, "jsonld")
+        Traceback (most recent call last):
+        ...
+        kg.errors.UnwritableTerm: JSON-LD cannot hold the triple term <<( <http://ex.org/a> \
+<http://ex.org/b> "c" )>>: JSON-LD 1.1 has no RDF 1.2 triple terms; formats that can: \
+text/turtle, application/n-triples, application/n-quads, application/trig, application/rdf+xml
+        """
+        return _written(
+            lambda: self._store.dump(format=_RDF[format_name], from_graph=_graph_term(graph),
+                                     prefixes=PREFIXES),
+            format_name,
+            lambda: self._store.quads_for_pattern(None, None, None, _graph_term(graph)),
+            "the store failed while reading the graph")
 
     def dump(self, output: IO[bytes] | str, format_name: str, *, graph: str | None = None,
              dataset: bool = False) -> None:
@@ -800,11 +994,25 @@ class KnowledgeStore:
                 prefixes: dict[str, str] | None = None) -> bytes:
         """Re-serialise RDF data from one registered format to another."""
         try:
-            quads = ox.parse(data, _RDF[from_format])
-            data_out = ox.serialize((q.triple for q in quads), None, _RDF[to_format],
-                                    prefixes=prefixes or PREFIXES)
-            assert data_out is not None  # no output file: the bytes are returned
-            return data_out
+            return _written(
+                lambda: ox.serialize((q.triple for q in ox.parse(data, _RDF[from_format])),
+                                     None, _RDF[to_format], prefixes=prefixes or PREFIXES),
+                to_format, lambda: ox.parse(data, _RDF[from_format]),
+                f"cannot convert {from_format} to {to_format}")
+        except SyntaxError as exc:
+            raise DataSyntaxError(str(exc)) from exc
+
+    @staticmethod
+    def unwritable(data: bytes, from_format: str, to_format: str) -> UnwritableTerm | None:
+        """The error for the first term of RDF ``data`` that ``to_format`` cannot hold,
+        or None when it holds them all.
+
+        >>> KnowledgeStore.unwritable(b'<http://ex.org/s> <http://ex.org/p> "a\\\\u000Cb" .',
+        ...                           "ntriples", "rdfxml") is not None
+        True
+        """
+        try:
+            return first_unwritable(ox.parse(data, _RDF[from_format]), to_format)
         except SyntaxError as exc:
             raise DataSyntaxError(str(exc)) from exc
 
@@ -818,7 +1026,7 @@ def _quads_block(quads: list[ox.Quad]) -> str:
     default: list[str] = []
     named: dict[str, list[str]] = {}
     for q in quads:
-        line = f"{q.subject} {q.predicate} {q.object} ."
+        line = f"{_nt(q.subject)} {q.predicate} {_nt(q.object)} ."
         if isinstance(q.graph_name, ox.DefaultGraph):
             default.append(line)
         else:

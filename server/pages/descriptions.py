@@ -31,6 +31,7 @@ from flask import current_app
 from pyld import jsonld
 from rdflib import Graph
 
+from kg.errors import UnwritableTerm
 from kg.mapping.vocab import PREFIXES
 from kg.storage.store import KnowledgeStore
 from server.settings import Settings
@@ -250,10 +251,17 @@ def sorted_ntriples(data: bytes, first: str | None = None) -> bytes:
 
 
 def ntriples_as(data: bytes, format_name: str) -> bytes:
-    """N-Triples re-serialised in a registered RDF format (JSON-LD compacted)."""
+    """N-Triples re-serialised in a registered RDF format (JSON-LD compacted).
+
+    :class:`~kg.errors.UnwritableTerm` (answered 406) when the format cannot hold one
+    of its terms: a triple term in JSON-LD, a control character or a predicate without
+    an XML name in RDF/XML."""
     if format_name == "ntriples":
         return data
     if format_name == "jsonld":
+        found = KnowledgeStore.unwritable(data, "ntriples", "jsonld") if b"<<(" in data else None
+        if found is not None:
+            raise found
         expanded = jsonld.from_rdf(data.decode("utf-8"), {"format": "application/n-quads"})
         return (json.dumps(compact_jsonld(expanded), indent=2, ensure_ascii=False) + "\n").encode()
     return KnowledgeStore.convert(data, "ntriples", format_name)
@@ -266,18 +274,26 @@ def describe(iri: str, format_name: str) -> bytes:
 
 
 def describe_jsonld(iri: str) -> Any:
-    """The description of ``iri`` as compact JSON-LD (expanded when there is no context)."""
-    return json.loads(describe(iri, "jsonld"))
+    """The description of ``iri`` as compact JSON-LD (expanded when there is no context),
+    for a page to embed; None when JSON-LD cannot hold it (a triple term): the page
+    then embeds none."""
+    try:
+        return json.loads(describe(iri, "jsonld"))
+    except UnwritableTerm:
+        return None
 
 
-_RDFLIB_FORMATS = {"turtle": "turtle", "ntriples": "nt", "rdfxml": "xml"}
+_RDFLIB_FORMATS = {"turtle": "turtle", "ntriples": "nt"}
 
 
 def serialize_graph(graph: Graph, format_name: str) -> bytes:
-    """An rdflib graph in a registered RDF format (JSON-LD compacted with our context)."""
+    """An rdflib graph in a registered RDF format (JSON-LD compacted with our context).
+
+    RDF/XML is written by the store's writer, which refuses (406) what RDF/XML cannot
+    hold, as every other RDF/XML answer does."""
     for prefix, ns in PREFIXES.items():
         graph.bind(prefix, ns, override=True)
-    if format_name == "jsonld":
+    if format_name in ("jsonld", "rdfxml"):
         return ntriples_as(sorted_ntriples(graph.serialize(format="nt", encoding="utf-8")),
-                           "jsonld")
+                           format_name)
     return graph.serialize(format=_RDFLIB_FORMATS[format_name], encoding="utf-8")

@@ -75,7 +75,14 @@ from typing import IO, Any
 
 from flask import Flask, current_app
 
-from kg.errors import EngineTimeout, EngineUnavailable, KgError, RemoteServiceError, StoreError
+from kg.errors import (
+    EngineTimeout,
+    EngineUnavailable,
+    KgError,
+    RemoteServiceError,
+    StoreError,
+    UnwritableTerm,
+)
 from kg.output.results_io import (
     CONTEXT_PATH,
     compact_jsonld,
@@ -343,6 +350,9 @@ def execute(store: Engine, job: Job) -> Iterator[Message]:
         return
     except EngineUnavailable as exc:
         yield "error", (503, f"the SPARQL engine cannot answer now: {exc}")
+        return
+    except UnwritableTerm as exc:  # the answer holds a term the format cannot hold
+        yield "error", (406, str(exc))
         return
     except StoreError as exc:
         yield "error", (500, str(exc))

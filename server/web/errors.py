@@ -14,6 +14,8 @@ import json
 from flask import Flask, Request, Response, request
 from werkzeug.exceptions import HTTPException
 
+from kg.errors import UnwritableTerm
+
 TITLES = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
     405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict", 411: "Length Required",
@@ -71,6 +73,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
         return error_response(exc.status, exc.message, exc.headers)
+
+    @app.errorhandler(UnwritableTerm)
+    def _unwritable(exc: UnwritableTerm) -> Response:
+        # an answer holding a term the negotiated format cannot hold: the client can ask
+        # for one of the formats the message names
+        return error_response(406, str(exc))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
