@@ -202,9 +202,9 @@ def _ungrouped(text: str) -> SyntaxProblem | None:
     upper = [t.text.upper() if t.kind == "word" else t.text for t in toks]
     if "SELECT" not in upper:
         return None
+    start = upper.index("SELECT") + 1
     depth, projected, aggregate = 0, [], False
-    for token, word in zip(toks[upper.index("SELECT") + 1:], upper[upper.index("SELECT") + 1:],
-                           strict=False):
+    for token, word in zip(toks[start:], upper[start:], strict=True):
         if word in ("WHERE", "{", "FROM") and depth == 0:
             break
         if word == "(":

@@ -551,11 +551,11 @@
 
   function renderDownloads(text, isGraph) {
     var formats = isGraph ? downloads.graph : downloads.results;
+    var queryUrl = endpoint + "?query=" + encodeURIComponent(text);
     downloadsBox.appendChild(el("span", "label", "Download:"));
     formats.forEach(function (format) {
       var link = el("a", "download", format.label);
-      var href = endpoint + "?query=" + encodeURIComponent(text) + "&format=" +
-        encodeURIComponent(format.name);
+      var href = queryUrl + "&format=" + encodeURIComponent(format.name);
       if (fitsUrl(href)) {
         link.href = href;
         link.setAttribute("download", "");
@@ -569,7 +569,7 @@
       }
       downloadsBox.appendChild(link);
     });
-    if (!fitsUrl(endpoint + "?query=" + encodeURIComponent(text))) {
+    if (!fitsUrl(queryUrl)) {
       downloadsBox.appendChild(el("span", "note",
         "(the query is too long for a link to share; downloads are sent with POST)"));
     }

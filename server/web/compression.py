@@ -84,14 +84,9 @@ def gzip_response(response: Response) -> Response:
     ``Content-Length`` (the body is compressed and not sent). A 304 gets the ``Vary``
     its 200 would get (§15.4.5)."""
     settle_body(response)
-    if response.status_code == 304:
-        add_vary(response, "Accept-Encoding")
-        return response
-    if (response.status_code != 200 or "Content-Encoding" in response.headers
-            or (response.mimetype or "").startswith(_ALREADY_COMPRESSED)):
-        return response
-    add_vary(response, "Accept-Encoding")
-    if not accepts_gzip(request.headers.get("Accept-Encoding")):
+    eligible = ("Content-Encoding" not in response.headers
+                and not (response.mimetype or "").startswith(_ALREADY_COMPRESSED))
+    if not _gzip_wanted(response, eligible):
         return response
     if response.is_streamed:
         response.response = GzipStream(response.response)  # type: ignore[arg-type]
@@ -103,6 +98,16 @@ def gzip_response(response: Response) -> Response:
         response.set_data(compressed)
     response.headers["Content-Encoding"] = "gzip"
     return response
+
+
+def _gzip_wanted(response: Response, eligible: bool) -> bool:
+    """Whether to compress the response: an ``eligible`` 200 for a client that accepts
+    gzip. An eligible 200 or 304 says ``Vary: Accept-Encoding`` either way (a 304 gets
+    the ``Vary`` its 200 would get, RFC 9110 §15.4.5)."""
+    if not eligible or response.status_code not in (200, 304):
+        return False
+    add_vary(response, "Accept-Encoding")
+    return response.status_code == 200 and wants_gzip()
 
 
 def compressible(response: Response) -> bool:
@@ -125,14 +130,8 @@ def gzip_static(response: Response) -> Response:
     accepts gzip: once per file version (its ETag), then from memory. The compressed
     answer's ETag is weak (the same file, other bytes): a revalidation with it still
     gets 304 (If-None-Match compares weakly)."""
-    if response.status_code == 304 and compressible(response):
-        add_vary(response, "Accept-Encoding")
-        return response
-    if response.status_code != 200 or not compressible(response):
-        return response
-    add_vary(response, "Accept-Encoding")
     etag, _ = response.get_etag()
-    if not wants_gzip() or etag is None:
+    if not _gzip_wanted(response, compressible(response)) or etag is None:
         return response
     original = response.response  # the open file
     response.direct_passthrough = False
